@@ -1,0 +1,167 @@
+"""The ``bayesnet`` command line.
+
+Evidence is written ``node=state`` (hard) or ``node=0.2,0.8`` (a likelihood per state, in the
+node's state order). Bad input ends with one message on standard error and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .errors import BayesnetError, EvidenceError
+from .evidence import EvidenceValue
+from .model import Model, load
+
+__all__ = ["main", "parse_evidence"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(BayesnetError):
+    """A command-line argument that cannot be used."""
+
+
+def parse_evidence(tokens: Sequence[str]) -> dict[str, EvidenceValue]:
+    """Parse ``node=state`` and ``node=0.2,0.8`` tokens into an evidence mapping."""
+    evidence: dict[str, EvidenceValue] = {}
+    for token in tokens:
+        node, sep, value = token.partition("=")
+        node, value = node.strip(), value.strip()
+        if not sep or not node or not value:
+            raise EvidenceError(f"evidence must be written node=state or node=0.2,0.8 (one number per state), got {token!r}")
+        if node in evidence:
+            raise EvidenceError(f"{node} is given twice: {node}={evidence[node]} and {token}")
+        if value[0].isdigit() or value[0] == ".":
+            try:
+                evidence[node] = [float(v) for v in value.split(",")]
+            except ValueError:
+                raise EvidenceError(f"soft evidence must be numbers separated by commas, got {token!r}") from None
+        else:
+            evidence[node] = value
+    return evidence
+
+
+def _write(text: str, output: str | None) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def _format_differential(frame: pd.DataFrame, top: int | None) -> str:
+    shown = frame if top is None else frame.head(top)
+    table = pd.DataFrame({
+        "condition": shown.index,
+        "posterior": shown["posterior"].map("{:.4f}".format),
+        "prior": shown["prior"].map("{:.4f}".format),
+        "ratio": shown["ratio"].map("{:.2f}".format),
+    })
+    table.index = range(1, len(table) + 1)
+    return table.to_string() + "\n"
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_query(model: Model, args: argparse.Namespace) -> int:
+    frame = model.posteriors(parse_evidence(args.evidence))
+    if args.json:
+        payload = {
+            "evidence": args.evidence,
+            "log_evidence": frame.attrs["log_evidence"],
+            "differential": [{"condition": c, **{k: float(v) for k, v in row.items()}} for c, row in frame.iterrows()],
+        }
+        _write(json.dumps(payload, indent=2) + "\n", None)
+    else:
+        _write(_format_differential(frame, args.top), None)
+    return 0
+
+
+def cmd_nodes(model: Model, args: argparse.Namespace) -> int:
+    frame = model.nodes()
+    if args.type:
+        frame = frame[frame["type"] == args.type]
+    if args.json:
+        _write(frame.reset_index().to_json(orient="records", indent=2) + "\n", None)
+    else:
+        with pd.option_context("display.max_colwidth", 70, "display.width", 200, "display.max_rows", None):
+            _write(frame[["type", "group", "states", "description"]].to_string() + "\n", None)
+    return 0
+
+
+def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
+    frame = model.provenance()
+    text = frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=2) + "\n"
+    _write(text, args.output)
+    return 0
+
+
+def cmd_export(model: Model, args: argparse.Namespace) -> int:
+    model.export(args.output, args.format)
+    print(f"wrote {args.output} ({args.format})", file=sys.stderr)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bayesnet", description="Differential diagnosis of ectopic mineralisation.")
+    parser.add_argument("--version", action="version", version=f"bayesnet {__version__}")
+    parser.add_argument("--priors", metavar="DIR", help="knowledge-base folder (default: the shipped one)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("query", help="the ranked differential for some evidence",
+                       description="Print P(condition present | evidence) for every condition, ranked.")
+    p.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--top", type=int, metavar="N", help="show only the first N conditions")
+    p.set_defaults(run=cmd_query)
+
+    p = sub.add_parser("nodes", help="list the vocabulary: context, conditions and findings")
+    p.add_argument("--type", choices=["context", "condition", "finding"], help="only nodes of this type")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_nodes)
+
+    p = sub.add_parser("provenance", help="every number with its source, quote, kind and range")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(run=cmd_provenance)
+
+    p = sub.add_parser("export", help="write the network for other Bayesian-network tools")
+    p.add_argument("--format", choices=["bif", "xmlbif"], default="xmlbif",
+                   help="xmlbif keeps full double precision; bif readers may parse 32-bit floats")
+    p.add_argument("-o", "--output", metavar="FILE", required=True)
+    p.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 success, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[Model, argparse.Namespace], int] = args.run
+    try:
+        model = load(args.priors)
+        return run(model, args)
+    except BayesnetError as error:
+        print(f"bayesnet: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+        return 0
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        print(f"bayesnet: error: {error.strerror or error}{where}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The exceptions bayesnet raises for bad input.
+
+Every error a user can cause derives from :class:`BayesnetError`, so a caller (or the command line)
+can catch one class and show its message. A traceback is for a bug in bayesnet, never for bad input.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BayesnetError",
+    "KnowledgeBaseError",
+    "Problem",
+    "UnknownNameError",
+    "EvidenceError",
+    "ImpossibleEvidenceError",
+]
+
+
+class BayesnetError(Exception):
+    """Base class of every error bayesnet raises for bad input."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a knowledge-base file."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.field:
+            where += f" [{self.field}]"
+        return f"{where}: {self.message}"
+
+
+class KnowledgeBaseError(BayesnetError):
+    """The knowledge base has problems; every one is listed with its file, line and field."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"the knowledge base has {count} problem{'s' if count != 1 else ''}:"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+
+def suggest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` entries of ``valid`` that are close to ``name``."""
+    valid = list(valid)
+    close = difflib.get_close_matches(name, valid, n=n, cutoff=0.5)
+    if len(close) < n:
+        lowered = name.lower()
+        close += [v for v in valid if lowered and lowered in v.lower() and v not in close][: n - len(close)]
+    return close
+
+
+class UnknownNameError(BayesnetError, KeyError):
+    """A node or state name that the model does not have; the message suggests close matches."""
+
+    def __init__(self, what: str, name: str, valid: Iterable[str]):
+        valid = list(valid)
+        self.what, self.name, self.valid = what, name, valid
+        close = suggest(name, valid)
+        message = f"unknown {what} {name!r}"
+        if close:
+            message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        elif len(valid) <= 12:
+            message += "; valid: " + ", ".join(valid)
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class EvidenceError(BayesnetError, ValueError):
+    """Evidence that is malformed: a bad likelihood vector, a node observed twice, and so on."""
+
+
+class ImpossibleEvidenceError(EvidenceError):
+    """Evidence whose probability under the model is zero."""
+
+    def __init__(self, message: str, culprits: Sequence[str] = ()):
+        self.culprits = tuple(culprits)
+        super().__init__(message)

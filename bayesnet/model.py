@@ -1,0 +1,195 @@
+"""The public face of bayesnet: a loaded diagnostic model and its queries."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .engine import Answer, ExactEngine
+from .errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
+from .evidence import EncodedEvidence, Evidence, describe, encode_evidence
+from .knowledge import KnowledgeBase, NodeSpec, load_knowledge
+from .network import NoisyOrNetwork, ParameterLocation, compile_knowledge
+
+__all__ = ["Model", "load", "default_priors_path"]
+
+PROVENANCE_COLUMNS = ["parameter", "role", "node", "parent", "state", "value", "low", "high", "kind", "source",
+                      "quote", "phrase", "complement", "n", "N", "note", "file", "line"]
+
+
+def default_priors_path() -> Path:
+    """The knowledge base shipped with the package (``bayesnet/priors`` when installed, ``priors/`` in a checkout)."""
+    installed = Path(str(resources.files("bayesnet"))) / "priors"
+    if (installed / "nodes.csv").is_file():
+        return installed
+    return Path(__file__).resolve().parent.parent / "priors"
+
+
+def load(path: str | Path | None = None) -> Model:
+    """Load a diagnostic model from a knowledge-base folder (the shipped one by default).
+
+    Raises
+    ------
+    KnowledgeBaseError
+        Listing every problem in the folder's files, with file, line and field.
+    """
+    return Model(load_knowledge(default_priors_path() if path is None else path))
+
+
+class Model:
+    """A diagnostic Bayesian network built from a knowledge base.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> model = bayesnet.load()
+    >>> model.posteriors({"fluid_fluid_levels": "present"}).head()  # doctest: +SKIP
+    """
+
+    def __init__(self, knowledge: KnowledgeBase):
+        self.knowledge = knowledge
+        network, locations = compile_knowledge(knowledge)
+        self.network: NoisyOrNetwork = network
+        self.locations: tuple[ParameterLocation, ...] = locations
+        self.engine = ExactEngine(network)
+        self._specs = {n.name: n for n in knowledge.nodes}
+
+    # ------------------------------------------------------------------ vocabulary
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return self.network.conditions
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        return self.network.findings
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return self.network.context
+
+    def node(self, name: str) -> NodeSpec:
+        """The definition of node ``name`` (type, states, group, description)."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownNameError("node", name, self._specs) from None
+
+    def states(self, name: str) -> tuple[str, ...]:
+        return self.node(name).states
+
+    def nodes(self) -> pd.DataFrame:
+        """Every node with its type, group, states and plain-language description."""
+        rows = [{"node": n.name, "type": n.type, "group": n.group, "states": "|".join(n.states),
+                 "description": n.description} for n in self.knowledge.nodes]
+        return pd.DataFrame(rows).set_index("node")
+
+    # ------------------------------------------------------------------ queries
+    def encode(self, evidence: Evidence | None) -> EncodedEvidence:
+        """Check ``evidence`` and encode it as likelihood vectors (see :mod:`bayesnet.evidence`)."""
+        return encode_evidence(self.network, evidence)
+
+    def answer(self, evidence: Evidence | EncodedEvidence | None) -> Answer:
+        """The engine's raw answer: log P(evidence) and P(present | evidence) per condition.
+
+        Raises
+        ------
+        ImpossibleEvidenceError
+            If the evidence has probability zero; the message names the evidence responsible.
+        """
+        encoded = evidence if isinstance(evidence, EncodedEvidence) else self.encode(evidence)
+        answer = self.engine.query(encoded)
+        if not np.isfinite(answer.log_evidence):
+            raise self._impossible(encoded)
+        return answer
+
+    @cached_property
+    def priors(self) -> pd.Series:
+        """P(condition present) with no evidence."""
+        return pd.Series(self.engine.query(self.encode({})).posterior, index=list(self.conditions), name="prior")
+
+    def posteriors(self, evidence: Evidence | None = None) -> pd.DataFrame:
+        """The differential: P(condition present | evidence) for every condition, ranked.
+
+        Parameters
+        ----------
+        evidence
+            A mapping from node to a state name, a likelihood vector (soft evidence, one number per
+            state) or ``None`` (unobserved). Any subset of nodes may be given.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` and
+            ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds log P(evidence).
+        """
+        answer = self.answer(evidence)
+        frame = pd.DataFrame({"posterior": answer.posterior, "prior": self.priors.to_numpy()},
+                             index=pd.Index(self.conditions, name="condition"))
+        frame["ratio"] = frame["posterior"] / frame["prior"]
+        frame = frame.sort_values("posterior", ascending=False, kind="stable")
+        frame.attrs["log_evidence"] = answer.log_evidence
+        return frame
+
+    def probability_of_evidence(self, evidence: Evidence | None) -> float:
+        """P(evidence) under the model (0 for impossible evidence, which raises nothing here)."""
+        return float(np.exp(self.engine.query(self.encode(evidence)).log_evidence))
+
+    def _impossible(self, encoded: EncodedEvidence) -> ImpossibleEvidenceError:
+        """Find a smallest set of evidence items that is impossible on its own (deletion filter)."""
+        items = list(encoded.items)
+        culprits = list(items)
+        for item in items:
+            trial = [i for i in culprits if i is not item]
+            if not np.isfinite(self.engine.query(self.encode(dict(trial))).log_evidence):
+                culprits = trial
+        named = [describe(node, value) for node, value in culprits]
+        if len(named) == 1:
+            message = f"the evidence {named[0]} is impossible under the model (probability zero)"
+        else:
+            message = ("the evidence is impossible under the model (probability zero): "
+                       f"{', '.join(named)} cannot all hold together")
+        return ImpossibleEvidenceError(message, named)
+
+    # ------------------------------------------------------------------ provenance and export
+    def provenance(self) -> pd.DataFrame:
+        """Every number of the knowledge base with its source, quote, kind, counts and range."""
+        rows = []
+        for p in self.knowledge.parameters:
+            row = asdict(p)
+            row["parameter"] = p.name
+            row["complement"] = "yes" if p.complement else ""
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=PROVENANCE_COLUMNS)
+        frame["n"] = frame["n"].astype("Int64")
+        frame["N"] = frame["N"].astype("Int64")
+        return frame
+
+    @cached_property
+    def pgmpy_network(self):
+        """The network as a pgmpy ``DiscreteBayesianNetwork`` (built on first use)."""
+        from .pgmpy_bridge import to_pgmpy
+
+        return to_pgmpy(self.network)
+
+    def reference_posteriors(self, evidence: Evidence | None = None) -> pd.Series:
+        """P(condition present | evidence) by pgmpy's VariableElimination, for checking the engine.
+
+        Slow on heavy evidence: it rebuilds its elimination on every query.
+        """
+        from .pgmpy_bridge import variable_elimination
+
+        values = variable_elimination(self.pgmpy_network, self.network, self.encode(evidence))
+        return pd.Series(values, name="posterior").rename_axis("condition")
+
+    def export(self, path: str | Path, format: str = "xmlbif") -> Path:
+        """Write the network as ``bif`` or ``xmlbif`` (full double precision) for other tools."""
+        from .pgmpy_bridge import EXPORT_FORMATS, write_network
+
+        if format not in EXPORT_FORMATS:
+            raise BayesnetError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+        write_network(self.pgmpy_network, path, format)
+        return Path(path)

@@ -1,0 +1,63 @@
+"""Brute-force enumeration of a NoisyOrNetwork's joint distribution, and random small networks.
+
+Used by the tests as an independent reference: it multiplies the full conditional probability
+tables over every joint state and shares no code with the engine but the tables themselves.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from bayesnet.evidence import EncodedEvidence
+from bayesnet.network import NoisyOrNetwork
+
+
+def brute_force(network: NoisyOrNetwork, evidence: EncodedEvidence) -> tuple[float, np.ndarray]:
+    """P(evidence) and P(condition present | evidence) by summing the joint over every state."""
+    n, m = len(network.conditions), len(network.findings)
+    condition_tables = [network.condition_table(j) for j in range(n)]
+    finding_tables = [network.finding_table(i) for i in range(m)]
+    total = 0.0
+    present = np.zeros(n)
+    for ctx in itertools.product(*(range(len(s)) for s in network.context_states)):
+        w_ctx = np.prod([network.context_prior[k][s] * evidence.context[k][s] for k, s in enumerate(ctx)])
+        if w_ctx == 0:
+            continue
+        for d in itertools.product((0, 1), repeat=n):
+            w = w_ctx
+            for j in range(n):
+                w *= condition_tables[j][(d[j], *(ctx[k] for k in network.risk_parents[j]))] * evidence.conditions[j, d[j]]
+            if w == 0:
+                continue
+            for i in range(m):
+                table = finding_tables[i][(slice(None), *(d[j] for j in network.finding_parents[i]))]
+                w *= table @ evidence.findings[i]
+            total += w
+            present += w * np.asarray(d)
+    return total, present / total if total > 0 else np.full(n, np.nan)
+
+
+def random_network(rng: np.random.Generator, n_conditions: int = 5, n_findings: int = 6,
+                   extreme: bool = False) -> NoisyOrNetwork:
+    """A random three-layer noisy-OR network; ``extreme`` puts probabilities near 0 and 1."""
+    def prob(size):
+        if extreme:
+            return rng.choice([1e-9, 1e-4, 0.3, 1 - 1e-4, 1 - 1e-9], size=size)
+        return rng.uniform(0.01, 0.95, size=size)
+
+    context = {"age": (["a", "b", "c"], rng.dirichlet(np.ones(3))), "hist": (["absent", "present"], None)}
+    p = rng.uniform(0.05, 0.6)
+    context["hist"] = (["absent", "present"], np.array([1 - p, p]))
+    conditions = [f"c{j}" for j in range(n_conditions)]
+    findings = [f"f{i}" for i in range(n_findings)]
+    risk = {k: np.where(rng.random((n_conditions, len(s))) < 0.4, prob((n_conditions, len(s))), 0.0)
+            for k, (s, _) in context.items()}
+    link = np.where(rng.random((n_findings, n_conditions)) < 0.55, prob((n_findings, n_conditions)), 0.0)
+    for i in range(n_findings):  # every finding has a cause
+        if not link[i].any():
+            link[i, rng.integers(n_conditions)] = prob(())
+    leak_c = rng.uniform(0.001, 0.2, n_conditions) if not extreme else prob(n_conditions) * 0.5
+    leak_f = rng.uniform(0.001, 0.2, n_findings) if not extreme else prob(n_findings) * 0.5
+    return NoisyOrNetwork.from_arrays(context=context, conditions=conditions, condition_leak=leak_c, risk=risk,
+                                      findings=findings, finding_leak=leak_f, link=link)
