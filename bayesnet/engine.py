@@ -32,7 +32,7 @@ import numpy as np
 from .evidence import EncodedEvidence
 from .network import NoisyOrNetwork
 
-__all__ = ["ExactEngine", "Answer"]
+__all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 
 #: the cancellation ratio above which an expansion is refined by conditioning
 MAX_CANCELLATION = 1e4
@@ -228,3 +228,47 @@ class ExactEngine:
             num.add(log_tj, signs[:, :, None], axis=(0, 1))
         ratio = float(z.ratio())
         return float(z.log()), num.log(), ratio
+
+
+@dataclass(frozen=True, eq=False)
+class ParameterBatch:
+    """B alternative parameter sets for one network structure: each array has a leading axis of B.
+
+    ``context_prior[k]`` is ``(B, states_k)``, ``condition_leak`` ``(B, n)``, ``risk[k]``
+    ``(B, n, states_k)``, ``finding_leak`` ``(B, m)``, ``link`` ``(B, m, n)``. Entries that are zero
+    in the network's structure (no link) must stay zero.
+    """
+
+    context_prior: tuple[np.ndarray, ...]
+    condition_leak: np.ndarray
+    risk: tuple[np.ndarray, ...]
+    finding_leak: np.ndarray
+    link: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.condition_leak.shape[0])
+
+    @classmethod
+    def repeat(cls, network: NoisyOrNetwork, size: int) -> ParameterBatch:
+        """``size`` copies of the network's own parameters (to be modified by the caller)."""
+        tile = lambda a: np.repeat(np.asarray(a, float)[None], size, axis=0)  # noqa: E731
+        return cls(tuple(tile(p) for p in network.context_prior), tile(network.condition_leak),
+                   tuple(tile(r) for r in network.risk), tile(network.finding_leak), tile(network.link))
+
+    def network(self, network: NoisyOrNetwork, b: int) -> NoisyOrNetwork:
+        """Parameter set ``b`` as a network of the same structure."""
+        return network.with_parameters(
+            context_prior=tuple(p[b] for p in self.context_prior), condition_leak=self.condition_leak[b],
+            risk=tuple(r[b] for r in self.risk), finding_leak=self.finding_leak[b], link=self.link[b])
+
+
+def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch,
+                          evidence: EncodedEvidence) -> tuple[np.ndarray, np.ndarray]:
+    """log P(evidence) ``(B,)`` and P(condition present | evidence) ``(B, n)`` for every parameter set."""
+    log_evidence = np.empty(batch.size)
+    posterior = np.empty((batch.size, len(network.conditions)))
+    for b in range(batch.size):
+        answer = ExactEngine(batch.network(network, b)).query(evidence)
+        log_evidence[b], posterior[b] = answer.log_evidence, answer.posterior
+    return log_evidence, posterior
