@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evidence import EncodedEvidence
+from .evidence import EncodedEvidence, EvidenceBatch
 from .network import NoisyOrNetwork
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
@@ -116,6 +116,18 @@ class ExactEngine:
             return Answer(-np.inf, np.full(len(self.network.conditions), np.nan))
         posterior = np.clip(np.exp(log_n - log_z), 0.0, 1.0)
         return Answer(log_evidence, posterior)
+
+    def query_batch(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
+        """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
+
+        A case with impossible evidence gets ``-inf`` and a row of NaN.
+        """
+        log_evidence = np.empty(len(batch))
+        posterior = np.empty((len(batch), len(self.network.conditions)))
+        for i in range(len(batch)):
+            answer = self.query(batch.case(i))
+            log_evidence[i], posterior[i] = answer.log_evidence, answer.posterior
+        return log_evidence, posterior
 
     # ------------------------------------------------------------------ context
     def _context(self, evidence: EncodedEvidence) -> tuple[float, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import EvidenceError, UnknownNameError
 from .network import NoisyOrNetwork
 
-__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "encode_evidence", "describe"]
+__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe"]
 
 EvidenceValue = Union[str, Sequence[float], Mapping[str, float], None]
 Evidence = Mapping[str, EvidenceValue]
@@ -115,3 +115,30 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> Encod
             raise UnknownNameError("node", node, [*network.context, *network.conditions, *network.findings])
         items.append((node, value))
     return EncodedEvidence(tuple(context), conditions, findings, tuple(items))
+
+
+@dataclass(frozen=True, eq=False)
+class EvidenceBatch:
+    """Evidence for N cases as likelihood arrays with a leading case axis.
+
+    ``context[k]`` is ``(N, states_k)``, ``conditions`` ``(N, n, 2)``, ``findings`` ``(N, m, 2)``;
+    all ones where a node is unobserved.
+    """
+
+    context: tuple[np.ndarray, ...]
+    conditions: np.ndarray
+    findings: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.conditions.shape[0])
+
+    @classmethod
+    def stack(cls, cases: Sequence[EncodedEvidence]) -> EvidenceBatch:
+        if not cases:
+            raise EvidenceError("a batch needs at least one case")
+        return cls(tuple(np.stack([c.context[k] for c in cases]) for k in range(len(cases[0].context))),
+                   np.stack([c.conditions for c in cases]), np.stack([c.findings for c in cases]))
+
+    def case(self, i: int) -> EncodedEvidence:
+        """Case ``i`` as single-case evidence (without the item list used for messages)."""
+        return EncodedEvidence(tuple(c[i] for c in self.context), self.conditions[i], self.findings[i], ())
