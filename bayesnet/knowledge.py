@@ -146,6 +146,7 @@ class _Reader:
     def __init__(self, path: Path):
         self.path = path
         self.problems: list[Problem] = []
+        self.unreadable: set[str] = set()
 
     def problem(self, file: str, line: int | None, field: str | None, message: str) -> None:
         self.problems.append(Problem(file, line, field, message))
@@ -154,6 +155,7 @@ class _Reader:
         target = self.path / file
         if not target.is_file():
             self.problem(file, None, None, f"missing: expected a file {target}")
+            self.unreadable.add(file)
             return []
         with target.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -162,6 +164,7 @@ class _Reader:
             extra = [c for c in header if c not in required]
             if missing:
                 self.problem(file, 1, None, f"missing column(s) {', '.join(missing)}; expected {', '.join(required)}")
+                self.unreadable.add(file)
                 return []
             if extra:
                 self.problem(file, 1, None, f"unknown column(s) {', '.join(extra)}; expected {', '.join(required)}")
@@ -374,14 +377,18 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
             if param is not None:
                 params.append(param)
 
-    _check_structure(reader, nodes, params)
+    _check_structure(reader, nodes, params, {key for key, _ in keys_seen.items()})
     if reader.problems:
         raise KnowledgeBaseError(reader.problems)
     return KnowledgeBase(path, tuple(nodes), tuple(params), tuple(scale.values()))
 
 
-def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter]) -> None:
-    """Checks across files: every table complete, priors summing to one, values above leaks."""
+def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
+                     rows_given: set[tuple[str, ...]]) -> None:
+    """Checks across files: every table complete, priors summing to one, values above leaks.
+
+    A row that is present but invalid has been reported already, so its absence is not reported again.
+    """
     leaks = {p.node: p for p in params if p.role in ("condition_leak", "finding_leak")}
     priors: dict[str, list[Parameter]] = defaultdict(list)
     for p in params:
@@ -394,10 +401,14 @@ def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parame
                 for p in rows:
                     if p.state != "present":
                         reader.problem(p.file, p.line, "state", f"{node.name} is absent|present: give only its present row")
-                if not any(p.state == "present" for p in rows):
+                if not any(p.state == "present" for p in rows) and "context_priors.csv" not in reader.unreadable \
+                        and (node.name, "present") not in rows_given:
                     reader.problem("context_priors.csv", None, "node", f"{node.name} has no prior: add its present row")
             else:
                 given = {p.state for p in rows}
+                if "context_priors.csv" in reader.unreadable or any((node.name, s) in rows_given and s not in given
+                                                                    for s in node.states):
+                    continue
                 if given != set(node.states):
                     missing = [s for s in node.states if s not in given]
                     reader.problem("context_priors.csv", None, "state", f"{node.name} lacks a prior for {', '.join(missing)}")
@@ -405,16 +416,17 @@ def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parame
                     total = math.fsum(p.value for p in rows)
                     if abs(total - 1.0) > 1e-9:
                         reader.problem("context_priors.csv", rows[0].line, "value",
-                                       f"the priors of {node.name} sum to {total!r}, expected 1")
-        elif node.name not in leaks:
+                                       f"the priors of {node.name} sum to {total:.12g}, expected 1")
+        elif node.name not in leaks and (node.name,) not in rows_given:
             file = "condition_priors.csv" if node.type == "condition" else "finding_leaks.csv"
-            reader.problem(file, None, node.type, f"{node.name} has no row")
+            if file not in reader.unreadable:
+                reader.problem(file, None, node.type, f"{node.name} has no row")
     for p in leaks.values():
         if p.value >= 1.0:
             reader.problem(p.file, p.line, "value", f"a leak must be below 1, got {p.value}")
-    linked = {p.node for p in params if p.role == "link"}
+    linked = {p.node for p in params if p.role == "link"} | {key[0] for key in rows_given if len(key) == 2}
     for node in nodes:
-        if node.type == "finding" and node.name not in linked:
+        if node.type == "finding" and node.name not in linked and "links.csv" not in reader.unreadable:
             reader.problem("links.csv", None, "finding", f"{node.name} has no cause: add at least one link")
     for p in params:
         if p.role in ("link", "risk_factor") and p.node in leaks:

@@ -1,0 +1,32 @@
+"""Shared fixtures: the shipped model, the small test model, and a copier for broken knowledge bases."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import bayesnet
+
+DATA = Path(__file__).parent / "data"
+SMALL = DATA / "small"
+
+
+@pytest.fixture(scope="session")
+def model() -> bayesnet.Model:
+    """The shipped diagnostic model."""
+    return bayesnet.load()
+
+
+@pytest.fixture(scope="session")
+def small_model() -> bayesnet.Model:
+    """A five-node-per-layer model whose answers are easy to check by hand."""
+    return bayesnet.load(SMALL)
+
+
+@pytest.fixture()
+def small_copy(tmp_path: Path) -> Path:
+    """A writable copy of the small knowledge base, for tests that break it on purpose."""
+    target = tmp_path / "priors"
+    shutil.copytree(SMALL, target)
+    return target
