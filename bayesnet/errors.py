@@ -52,7 +52,7 @@ class KnowledgeBaseError(BayesnetError):
 def suggest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
     """Return up to ``n`` entries of ``valid`` that are close to ``name``."""
     valid = list(valid)
-    close = difflib.get_close_matches(name, valid, n=n, cutoff=0.5)
+    close = difflib.get_close_matches(name, valid, n=n, cutoff=0.6)
     if len(close) < n:
         lowered = name.lower()
         close += [v for v in valid if lowered and lowered in v.lower() and v not in close][: n - len(close)]

@@ -67,6 +67,9 @@ def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.
     except (TypeError, ValueError):
         raise EvidenceError(f"evidence on {node} must be a state ({', '.join(states)}) or a likelihood "
                             f"vector of {len(states)} numbers, got {value!r}") from None
+    if vector.ndim != 1:
+        raise EvidenceError(f"evidence on {node} must be a state ({', '.join(states)}) or a likelihood "
+                            f"vector of {len(states)} numbers, got {value!r}")
     if vector.shape != (len(states),):
         raise EvidenceError(f"soft evidence on {node} must have {len(states)} numbers "
                             f"(one per state: {', '.join(states)}), got {vector.tolist()!r}")
