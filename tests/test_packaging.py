@@ -1,0 +1,20 @@
+"""A wheel built from the checkout carries the knowledge base, so ``pip install .`` works anywhere."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_carries_every_priors_file(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("bayesnet-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in (ROOT / "priors").iterdir():
+        assert f"bayesnet/priors/{path.name}" in names, path.name
+    assert "bayesnet/model.py" in names
