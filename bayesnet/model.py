@@ -134,6 +134,45 @@ class Model:
         frame.attrs["log_evidence"] = answer.log_evidence
         return frame
 
+    def posteriors_batch(self, frame: pd.DataFrame, *, on_error: str = "raise",
+                         log_evidence: bool = True) -> pd.DataFrame:
+        """Score a cohort: one row of posteriors per case (see :mod:`bayesnet.cohort`).
+
+        Parameters
+        ----------
+        frame
+            One row per case; columns are node names; cells are state names, empty (``NaN``,
+            ``None``, ``""``) where the node is not observed.
+        on_error
+            ``"raise"`` (default): a row that cannot be scored (a cell that is not a state of its
+            node, or impossible evidence) raises :class:`~bayesnet.cohort.CohortRowError`.
+            ``"skip"``: such rows are left out of the result and reported in ``attrs["errors"]``.
+        log_evidence
+            Add the column ``log_evidence``: log P(the row's evidence).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The input's index (scored rows, in input order); one column per condition holding
+            P(present | the row's evidence), then ``log_evidence``. ``attrs["errors"]`` is a
+            DataFrame of the skipped rows' problems (index label; ``row``, the 1-based row number;
+            ``column``; ``value``; ``message``), empty when every row was scored.
+            :func:`bayesnet.cohort.score_frame` returns the two frames side by side.
+
+        Raises
+        ------
+        UnknownNameError
+            A column that is not a node (:class:`~bayesnet.cohort.UnknownColumnError`).
+        EvidenceError
+            With ``on_error="raise"``, the bad rows (:class:`~bayesnet.cohort.CohortRowError`).
+        """
+        from .cohort import score_frame
+
+        scores = score_frame(self, frame, on_error=on_error, log_evidence=log_evidence)  # type: ignore[arg-type]
+        result = scores.posteriors
+        result.attrs["errors"] = scores.errors
+        return result
+
     def probability_of_evidence(self, evidence: Evidence | None) -> float:
         """P(evidence) under the model (0 for impossible evidence, which raises nothing here)."""
         return float(np.exp(self.engine.query(self.encode(evidence)).log_evidence))

@@ -1,0 +1,409 @@
+"""Score a cohort: a table of cases in, one row of posteriors per case out.
+
+A cohort is a pandas DataFrame with one row per case. Its columns are node names (context, condition
+or finding nodes, in any order and any subset); each cell is a state name of its column's node, and an
+empty cell (``NaN``, ``None``, ``""`` or blanks) means the node is not observed. Cells hold hard
+evidence only: soft evidence is for :meth:`bayesnet.Model.posteriors`.
+
+The whole frame is encoded at once (each column's states are mapped to indices through a pandas
+``Categorical``) into an :class:`~bayesnet.evidence.EvidenceBatch`, and the engine answers the batch
+with :meth:`~bayesnet.engine.ExactEngine.query_batch`. The answer for a row equals the answer for
+the same evidence given to :meth:`bayesnet.Model.posteriors` alone.
+
+Bad input
+---------
+* A column that is not a node: :class:`UnknownColumnError`, naming every such column with close
+  matches. This concerns the whole frame, so it is raised whatever ``on_error`` says.
+* A cell that is not a state of its node, or a row whose evidence is impossible under the model
+  (probability zero): a *row error*. With ``on_error="raise"`` (the default) a :class:`CohortRowError`
+  lists the bad rows; with ``on_error="skip"`` the other rows are scored and every skipped row is
+  reported in :attr:`CohortScore.errors`: nothing is dropped silently.
+
+Rows are named by their 1-based position among the data rows (``row``; for a CSV file with a header
+line, data row ``n`` is line ``n + 1``) and by their index label.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import EvidenceError, UnknownNameError, suggest
+from .evidence import EvidenceBatch
+from .knowledge import BINARY
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+
+__all__ = [
+    "OnError",
+    "ON_ERROR",
+    "ERROR_COLUMNS",
+    "CohortScore",
+    "CohortRowError",
+    "UnknownColumnError",
+    "encode_frame",
+    "score_frame",
+    "score_csv",
+    "empty_scores",
+]
+
+OnError = Literal["raise", "skip"]
+ON_ERROR: tuple[str, ...] = ("raise", "skip")
+#: the columns of :attr:`CohortScore.errors` (its index holds the bad rows' index labels)
+ERROR_COLUMNS: tuple[str, ...] = ("row", "column", "value", "message")
+#: how many bad rows a :class:`CohortRowError` message lists before summarising the rest
+LISTED_ROWS = 10
+LOG_EVIDENCE = "log_evidence"
+
+
+class UnknownColumnError(UnknownNameError):
+    """Columns of a cohort that are not nodes of the model; the message suggests close matches."""
+
+    def __init__(self, names: list[str], valid: list[str]):
+        super().__init__("column", names[0], valid)
+        self.names = tuple(names)
+        message = self.args[0]
+        if len(names) > 1:
+            others = []
+            for name in names[1:]:
+                close = suggest(name, valid)
+                others.append(repr(name) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+            message += "; also unknown: " + ", ".join(others)
+        message += ". Every column must be a node of the model (see 'bayesnet nodes')"
+        self.args = (message,)
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class CohortRowError(EvidenceError):
+    """Rows of a cohort that cannot be scored: unknown states or impossible evidence.
+
+    Attributes
+    ----------
+    errors
+        One row per problem, indexed by the bad rows' index labels, with the columns of
+        :data:`ERROR_COLUMNS`.
+    """
+
+    def __init__(self, message: str, errors: pd.DataFrame | None = None):
+        super().__init__(message)
+        self.errors = _empty_errors() if errors is None else errors
+
+    def __reduce__(self):  # keeps the report when the error crosses a process boundary
+        return (type(self), (self.args[0], self.errors))
+
+
+def _rebuild(cls, args, state):
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+@dataclass(frozen=True, eq=False)
+class CohortScore:
+    """The result of scoring a cohort.
+
+    Attributes
+    ----------
+    posteriors
+        One row per scored case, with the input's index (in input order): P(condition present |
+        the row's evidence) per condition (columns in the model's condition order), and
+        ``log_evidence``, the natural log of P(the row's evidence), unless left out.
+    errors
+        One row per problem found in a skipped case, indexed by the case's index label, with
+        columns ``row`` (1-based data-row number), ``column`` (the node or nodes responsible),
+        ``value`` (what the cell or cells held) and ``message``. Empty when every case was scored.
+    """
+
+    posteriors: pd.DataFrame
+    errors: pd.DataFrame
+
+    @property
+    def skipped(self) -> int:
+        """The number of cases that were not scored."""
+        return int(self.errors["row"].nunique())
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedFrame:
+    """A cohort encoded for the engine: the batch of valid rows and the problems of the others."""
+
+    batch: EvidenceBatch
+    valid: np.ndarray
+    errors: pd.DataFrame
+
+
+def _empty_errors(index: pd.Index | None = None) -> pd.DataFrame:
+    index = pd.RangeIndex(0) if index is None else index[:0]
+    return pd.DataFrame({"row": pd.Series([], dtype="int64"), "column": pd.Series([], dtype=object),
+                         "value": pd.Series([], dtype=object), "message": pd.Series([], dtype=object)},
+                        index=index)
+
+
+def empty_scores(model: Model, index: pd.Index | None = None, log_evidence: bool = True) -> pd.DataFrame:
+    """An empty posteriors frame with the columns and dtypes :func:`score_frame` returns."""
+    columns = [*model.conditions, *([LOG_EVIDENCE] if log_evidence else [])]
+    index = pd.RangeIndex(0) if index is None else index[:0]
+    return pd.DataFrame({c: pd.Series([], dtype="float64") for c in columns}, index=index)
+
+
+def _row_name(row: int, label: object, where: str) -> str:
+    name = f"{where}row {row}"
+    if not (isinstance(label, (int, np.integer)) and not isinstance(label, bool) and int(label) == row):
+        name += f" (index {label!r})"
+    return name
+
+
+def _check_columns(model: Model, frame: pd.DataFrame) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise EvidenceError(f"a cohort must be a pandas DataFrame, got {type(frame).__name__}")
+    names = [*model.context, *model.conditions, *model.findings]
+    known = set(names)
+    columns = list(frame.columns)
+    unknown = [str(c) for c in columns if not (isinstance(c, str) and c in known)]
+    if unknown:
+        raise UnknownColumnError(unknown, names)
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise EvidenceError(f"each column of a cohort must name a different node; given twice: {', '.join(duplicated)}")
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """True where a cell means 'not observed': missing, or a string of nothing but blanks."""
+    blank = column.isna().to_numpy()
+    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        text = column.astype("string").str.strip()
+        blank = blank | text.eq("").fillna(False).to_numpy(dtype=bool)
+    return blank
+
+
+def _is_blank(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return bool(pd.isna(value)) if np.ndim(value) == 0 else False
+
+
+def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _where: str = "") -> EncodedFrame:
+    """Encode a cohort's cells as likelihood arrays, without scoring it.
+
+    Parameters
+    ----------
+    model
+        The model whose nodes the columns name.
+    frame
+        One row per case; columns are node names; cells are state names or empty.
+    first_row
+        The data-row number of the frame's first row (for frames that are chunks of a longer table).
+
+    Returns
+    -------
+    EncodedFrame
+        ``batch`` holds the rows whose cells are all valid states (``valid`` marks them among the
+        frame's rows); ``errors`` lists every cell that is not a state of its node.
+
+    Raises
+    ------
+    UnknownColumnError
+        A column that is not a node of the model.
+    """
+    _check_columns(model, frame)
+    net = model.network
+    rows = len(frame)
+    context = [np.ones((rows, len(states))) for states in net.context_states]
+    conditions = np.ones((rows, len(net.conditions), 2))
+    findings = np.ones((rows, len(net.findings), 2))
+    kidx = {k: a for a, k in enumerate(net.context)}
+    cidx = {c: j for j, c in enumerate(net.conditions)}
+    fidx = {f: i for i, f in enumerate(net.findings)}
+    valid = np.ones(rows, dtype=bool)
+    problems: list[_Problem] = []
+    for column in frame.columns:
+        values = frame[column]
+        if column in kidx:
+            states, target = net.context_states[kidx[column]], context[kidx[column]]
+        else:
+            states = BINARY
+            target = conditions[:, cidx[column]] if column in cidx else findings[:, fidx[column]]
+        blank = _blank(values)
+        codes = pd.Categorical(values.where(~blank), categories=list(states)).codes.astype(np.int64)
+        observed = codes >= 0
+        if observed.any():
+            hit = np.flatnonzero(observed)
+            target[hit] = 0.0
+            target[hit, codes[hit]] = 1.0
+        unknown = ~observed & ~blank
+        for position in np.flatnonzero(unknown):
+            value = values.iloc[position]
+            name = _row_name(first_row + int(position), frame.index[position], _where)
+            problems.append(_Problem(int(position), column, str(value),
+                                     f"{name}, column {column}: {_unknown_state(column, value, states)}"))
+        valid &= ~unknown
+    batch = EvidenceBatch(tuple(c[valid] for c in context), conditions[valid], findings[valid])
+    return EncodedFrame(batch, valid, _errors(frame, problems, first_row))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    position: int
+    column: str
+    value: str
+    message: str
+
+
+def _unknown_state(column: str, value: object, states: tuple[str, ...]) -> str:
+    close = suggest(str(value), states)
+    message = f"unknown state {value!r}"
+    if close:
+        message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    else:
+        message += ";"
+    return message + f" valid states: {', '.join(states)} (leave the cell empty if not observed)"
+
+
+def _errors(frame: pd.DataFrame, problems: list[_Problem], first_row: int) -> pd.DataFrame:
+    if not problems:
+        return _empty_errors(frame.index)
+    problems = sorted(problems, key=lambda p: p.position)
+    positions = [p.position for p in problems]
+    return pd.DataFrame({
+        "row": pd.Series([first_row + p for p in positions], dtype="int64"),
+        "column": pd.Series([p.column for p in problems], dtype=object),
+        "value": pd.Series([p.value for p in problems], dtype=object),
+        "message": pd.Series([p.message for p in problems], dtype=object),
+    }).set_axis(frame.index[positions], axis=0)
+
+
+def _impossible_problems(model: Model, frame: pd.DataFrame, positions: np.ndarray, first_row: int,
+                         where: str) -> list[_Problem]:
+    """Name the evidence responsible in each row whose evidence has probability zero."""
+    problems = []
+    for position in map(int, positions):
+        evidence = {c: v for c, v in frame.iloc[position].items() if not _is_blank(v)}
+        items = model._impossible(model.encode(evidence)).culprits
+        culprits = [item.split("=", 1) for item in items]
+        name = _row_name(first_row + position, frame.index[position], where)
+        if len(items) == 1:
+            message = f"{name}: the evidence {items[0]} is impossible under the model (probability zero)"
+        else:
+            message = (f"{name}: the evidence is impossible under the model (probability zero): "
+                       f"{', '.join(items)} cannot all hold together")
+        problems.append(_Problem(position, ", ".join(c[0] for c in culprits), ", ".join(c[1] for c in culprits),
+                                 message))
+    return problems
+
+
+def _raise_rows(errors: pd.DataFrame) -> None:
+    rows = errors["row"].unique()
+    listed = errors[errors["row"].isin(rows[:LISTED_ROWS])]["message"].tolist()
+    hint = "to score the other rows and report these instead: on_error='skip', or --on-error skip"
+    if len(listed) == 1:
+        raise CohortRowError(f"{listed[0]}\n({hint})", errors)
+    lines = [f"{len(rows)} row{'s' if len(rows) > 1 else ''} cannot be scored:", *(f"  {m}" for m in listed)]
+    if len(rows) > LISTED_ROWS:
+        lines.append(f"  ... and {len(rows) - LISTED_ROWS} more rows")
+    raise CohortRowError("\n".join([*lines, f"({hint})"]), errors)
+
+
+def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise", log_evidence: bool = True,
+                first_row: int = 1, _where: str = "") -> CohortScore:
+    """Score every row of a cohort: P(condition present | the row's evidence) per condition.
+
+    Parameters
+    ----------
+    model
+        The diagnostic model.
+    frame
+        One row per case; columns are node names; cells are state names, empty where unobserved.
+    on_error
+        ``"raise"`` (default): raise :class:`CohortRowError` if any row cannot be scored.
+        ``"skip"``: score the other rows and report the skipped ones in ``errors``.
+    log_evidence
+        Add the column ``log_evidence``: log P(the row's evidence).
+    first_row
+        The data-row number of the frame's first row, used in reports (for chunks of a longer table).
+
+    Returns
+    -------
+    CohortScore
+        ``posteriors`` (one row per scored case, the input's index) and ``errors`` (the skipped
+        cases' problems; empty unless ``on_error="skip"`` skipped some).
+
+    Raises
+    ------
+    UnknownColumnError
+        A column that is not a node of the model (whatever ``on_error`` says).
+    CohortRowError
+        With ``on_error="raise"``: a cell that is not a state of its node, or a row whose evidence
+        is impossible; the message names row number, index label, column and the valid states.
+    """
+    if on_error not in ON_ERROR:
+        raise EvidenceError(f"on_error must be one of {', '.join(map(repr, ON_ERROR))}, got {on_error!r}")
+    encoded = encode_frame(model, frame, first_row=first_row, _where=_where)
+    errors = encoded.errors
+    if len(errors) and on_error == "raise":
+        _raise_rows(errors)
+    valid = np.flatnonzero(encoded.valid)
+    if len(valid):
+        log_ev, posterior = model.engine.query_batch(encoded.batch)
+    else:
+        log_ev, posterior = np.zeros(0), np.zeros((0, len(model.conditions)))
+    impossible = ~np.isfinite(log_ev)
+    if impossible.any():
+        found = _errors(frame, _impossible_problems(model, frame, valid[impossible], first_row, _where), first_row)
+        if on_error == "raise":
+            _raise_rows(found)
+        errors = found if not len(errors) else pd.concat([errors, found]).sort_values("row", kind="stable")
+        valid, log_ev, posterior = valid[~impossible], log_ev[~impossible], posterior[~impossible]
+    result = pd.DataFrame(posterior, index=frame.index[valid], columns=list(model.conditions))
+    if log_evidence:
+        result[LOG_EVIDENCE] = log_ev
+    return CohortScore(result, errors)
+
+
+def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10_000, on_error: OnError = "raise",
+              log_evidence: bool = True, id_column: str | None = None) -> Iterator[CohortScore]:
+    """Score a CSV file of cases chunk by chunk, in bounded memory.
+
+    Parameters
+    ----------
+    model
+        The diagnostic model.
+    source
+        A path or an open text file: a header line of node names (and ``id_column``), then one case
+        per line. Only an empty field means unobserved; ``NA`` and the like are not special.
+    chunksize
+        Rows read, encoded and scored at a time.
+    on_error, log_evidence
+        As for :func:`score_frame`.
+    id_column
+        A column holding case identifiers, used as the index of the results. Without it the index
+        is the 1-based data-row number, named ``row``.
+
+    Yields
+    ------
+    CohortScore
+        One per chunk, with data-row numbers counted from the start of the file.
+
+    Raises
+    ------
+    UnknownColumnError, CohortRowError
+        As for :func:`score_frame`; raised when the chunk concerned is read.
+    """
+    if not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
+        raise EvidenceError(f"chunksize must be a positive whole number, got {chunksize!r}")
+    reader = pd.read_csv(source, chunksize=int(chunksize), dtype=str, keep_default_na=False, na_values=[""],
+                         index_col=id_column)
+    first_row = 1
+    with reader:
+        for chunk in reader:
+            if id_column is None:
+                chunk.index = pd.RangeIndex(first_row, first_row + len(chunk), name="row")
+            yield score_frame(model, chunk, on_error=on_error, log_evidence=log_evidence, first_row=first_row)
+            first_row += len(chunk)
