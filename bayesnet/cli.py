@@ -17,6 +17,7 @@ from . import __version__
 from .errors import BayesnetError, EvidenceError
 from .evidence import EvidenceValue
 from .model import Model, load
+from .score_command import add_score_arguments, cmd_score
 
 __all__ = ["main", "parse_evidence"]
 
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="xmlbif keeps full double precision; bif readers may parse 32-bit floats")
     p.add_argument("-o", "--output", metavar="FILE", required=True)
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("score", help="score a CSV file of cases, one row of posteriors per case",
+                       description="Score every case of a CSV file (streamed in chunks) and write one row of "
+                                   "P(condition present | the case's evidence) per case.")
+    add_score_arguments(p)
+    p.set_defaults(run=cmd_score)
     return parser
 
 

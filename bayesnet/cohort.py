@@ -50,6 +50,7 @@ __all__ = [
     "score_frame",
     "score_csv",
     "empty_scores",
+    "empty_errors",
 ]
 
 OnError = Literal["raise", "skip"]
@@ -64,7 +65,7 @@ LOG_EVIDENCE = "log_evidence"
 class UnknownColumnError(UnknownNameError):
     """Columns of a cohort that are not nodes of the model; the message suggests close matches."""
 
-    def __init__(self, names: list[str], valid: list[str]):
+    def __init__(self, names: list[str], valid: list[str], hint: str = ""):
         super().__init__("column", names[0], valid)
         self.names = tuple(names)
         message = self.args[0]
@@ -74,7 +75,7 @@ class UnknownColumnError(UnknownNameError):
                 close = suggest(name, valid)
                 others.append(repr(name) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
             message += "; also unknown: " + ", ".join(others)
-        message += ". Every column must be a node of the model (see 'bayesnet nodes')"
+        message += ". Every column must be a node of the model (see 'bayesnet nodes')" + hint
         self.args = (message,)
 
     def __reduce__(self):
@@ -93,7 +94,7 @@ class CohortRowError(EvidenceError):
 
     def __init__(self, message: str, errors: pd.DataFrame | None = None):
         super().__init__(message)
-        self.errors = _empty_errors() if errors is None else errors
+        self.errors = empty_errors() if errors is None else errors
 
     def __reduce__(self):  # keeps the report when the error crosses a process boundary
         return (type(self), (self.args[0], self.errors))
@@ -140,7 +141,8 @@ class EncodedFrame:
     errors: pd.DataFrame
 
 
-def _empty_errors(index: pd.Index | None = None) -> pd.DataFrame:
+def empty_errors(index: pd.Index | None = None) -> pd.DataFrame:
+    """An empty errors frame with the columns and dtypes of :attr:`CohortScore.errors`."""
     index = pd.RangeIndex(0) if index is None else index[:0]
     return pd.DataFrame({"row": pd.Series([], dtype="int64"), "column": pd.Series([], dtype=object),
                          "value": pd.Series([], dtype=object), "message": pd.Series([], dtype=object)},
@@ -155,6 +157,8 @@ def empty_scores(model: Model, index: pd.Index | None = None, log_evidence: bool
 
 
 def _row_name(row: int, label: object, where: str) -> str:
+    if isinstance(label, np.generic):
+        label = label.item()
     name = f"{where}row {row}"
     if not (isinstance(label, (int, np.integer)) and not isinstance(label, bool) and int(label) == row):
         name += f" (index {label!r})"
@@ -232,7 +236,10 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
             states = BINARY
             target = conditions[:, cidx[column]] if column in cidx else findings[:, fidx[column]]
         blank = _blank(values)
-        codes = pd.Categorical(values.where(~blank), categories=list(states)).codes.astype(np.int64)
+        # factorise the column once, then map its few distinct values to the node's state indices
+        cells = pd.Categorical(values.where(~blank))
+        lookup = np.append(pd.Index(list(states)).get_indexer(cells.categories), -1)  # code -1 (blank) -> -1
+        codes = lookup[cells.codes]
         observed = codes >= 0
         if observed.any():
             hit = np.flatnonzero(observed)
@@ -269,7 +276,7 @@ def _unknown_state(column: str, value: object, states: tuple[str, ...]) -> str:
 
 def _errors(frame: pd.DataFrame, problems: list[_Problem], first_row: int) -> pd.DataFrame:
     if not problems:
-        return _empty_errors(frame.index)
+        return empty_errors(frame.index)
     problems = sorted(problems, key=lambda p: p.position)
     positions = [p.position for p in problems]
     return pd.DataFrame({
@@ -351,7 +358,8 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
         _raise_rows(errors)
     valid = np.flatnonzero(encoded.valid)
     if len(valid):
-        log_ev, posterior = model.engine.query_batch(encoded.batch)
+        with np.errstate(divide="ignore", invalid="ignore"):  # impossible rows come back as -inf, handled below
+            log_ev, posterior = model.engine.query_batch(encoded.batch)
     else:
         log_ev, posterior = np.zeros(0), np.zeros((0, len(model.conditions)))
     impossible = ~np.isfinite(log_ev)
@@ -359,7 +367,10 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
         found = _errors(frame, _impossible_problems(model, frame, valid[impossible], first_row, _where), first_row)
         if on_error == "raise":
             _raise_rows(found)
-        errors = found if not len(errors) else pd.concat([errors, found]).sort_values("row", kind="stable")
+        if len(errors):
+            found = pd.concat([errors, found])
+            found = found.iloc[np.argsort(found["row"].to_numpy(), kind="stable")]
+        errors = found
         valid, log_ev, posterior = valid[~impossible], log_ev[~impossible], posterior[~impossible]
     result = pd.DataFrame(posterior, index=frame.index[valid], columns=list(model.conditions))
     if log_evidence:
@@ -395,15 +406,40 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
     ------
     UnknownColumnError, CohortRowError
         As for :func:`score_frame`; raised when the chunk concerned is read.
+    EvidenceError
+        A file that is not a readable CSV table, or an ``id_column`` missing from its header.
     """
     if not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
         raise EvidenceError(f"chunksize must be a positive whole number, got {chunksize!r}")
-    reader = pd.read_csv(source, chunksize=int(chunksize), dtype=str, keep_default_na=False, na_values=[""],
-                         index_col=id_column)
+    name = source if isinstance(source, (str, Path)) else getattr(source, "name", "the cases")
+    if id_column is not None and isinstance(source, (str, Path)):
+        header = [str(c) for c in _read(name, lambda: pd.read_csv(source, nrows=0)).columns]
+        if id_column not in header:
+            close = suggest(id_column, header)
+            raise EvidenceError(f"the id column {id_column!r} is not in the header of {name}"
+                                + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
+                                + f" The header has: {', '.join(header)}")
+    reader = _read(name, lambda: pd.read_csv(source, chunksize=int(chunksize), dtype=str, keep_default_na=False,
+                                             na_values=[""], index_col=id_column))
+    hint = "" if id_column is not None else "; a column of case identifiers is named with id_column (--id)"
     first_row = 1
     with reader:
-        for chunk in reader:
+        while True:
+            chunk = _read(name, lambda: next(reader, None))
+            if chunk is None:
+                return
             if id_column is None:
                 chunk.index = pd.RangeIndex(first_row, first_row + len(chunk), name="row")
-            yield score_frame(model, chunk, on_error=on_error, log_evidence=log_evidence, first_row=first_row)
+            try:
+                yield score_frame(model, chunk, on_error=on_error, log_evidence=log_evidence, first_row=first_row)
+            except UnknownColumnError as error:
+                raise UnknownColumnError(list(error.names), error.valid, hint) from None
             first_row += len(chunk)
+
+
+def _read(name: object, read):
+    """Run a pandas CSV read, turning its parse errors into one clear message naming the file."""
+    try:
+        return read()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise EvidenceError(f"cannot read {name} as a CSV table of cases: {str(error).strip()}") from None

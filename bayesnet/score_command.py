@@ -1,0 +1,159 @@
+"""``bayesnet score``: score a CSV file of cases, streaming it in chunks.
+
+The posteriors are written chunk by chunk to a temporary file beside the output, which takes the
+output's name only when every chunk has been scored: a failed run leaves no half-written table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from .cohort import ON_ERROR, empty_errors, empty_scores, score_csv
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+
+__all__ = ["add_score_arguments", "cmd_score"]
+
+#: problems printed on standard error when skipped rows are not written to an --errors file
+SHOWN_PROBLEMS = 20
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def add_score_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``bayesnet score``."""
+    parser.add_argument("cases", metavar="CASES.csv",
+                        help="one case per line; a header of node names; cells are states, empty if unobserved")
+    parser.add_argument("-o", "--output", metavar="FILE", required=True,
+                        help="where to write the posteriors ('-' for standard output)")
+    parser.add_argument("--on-error", choices=ON_ERROR, default="raise",
+                        help="a row that cannot be scored stops the run (raise, the default) or is skipped "
+                             "and reported (skip)")
+    parser.add_argument("--errors", metavar="FILE",
+                        help="write every skipped row's problem here (row, column, value, message)")
+    parser.add_argument("--chunksize", type=_positive, default=10_000, metavar="N",
+                        help="rows read and scored at a time (default 10000); memory grows with it")
+    parser.add_argument("--id", dest="id_column", metavar="COLUMN",
+                        help="a column of case identifiers, copied to the output (default: the row number)")
+    parser.add_argument("--no-log-evidence", dest="log_evidence", action="store_false",
+                        help="leave out the log_evidence column")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar on standard error (default: when it is a terminal)")
+
+
+def _count_rows(path: str) -> int | None:
+    """Lines after the header, counted in binary blocks (for the progress bar's total)."""
+    count, last = 0, b"\n"
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                count, last = count + block.count(b"\n"), block
+    except OSError:
+        return None
+    return max(0, count - 1 + (0 if last.endswith(b"\n") else 1))
+
+
+class _Sink:
+    """A CSV written chunk by chunk to a temporary file, renamed to its name on success."""
+
+    def __init__(self, name: str, index: bool = True):
+        self.name = name
+        self.index = index
+        self.header = True
+        if name == "-":
+            self.path, self.handle = None, sys.stdout
+        else:
+            target = Path(name)
+            self.path = target.with_name(f".{target.name}.partial")
+            self.handle = open(self.path, "w", encoding="utf-8", newline="")
+
+    def write(self, frame) -> None:
+        frame.to_csv(self.handle, header=self.header, index=self.index)
+        self.header = False
+
+    def commit(self) -> None:
+        if self.path is not None:
+            self.handle.close()
+            os.replace(self.path, self.name)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.handle.close()
+            self.path.unlink(missing_ok=True)
+
+
+def cmd_score(model: Model, args: argparse.Namespace) -> int:
+    """Score ``args.cases`` into ``args.output``; see :func:`bayesnet.cohort.score_csv`."""
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=_count_rows(args.cases), unit=" cases", desc="scoring", file=sys.stderr, dynamic_ncols=True)
+    sinks: list[_Sink] = []
+    scored = skipped = 0
+    problems = 0
+    shown: list[str] = []
+    try:
+        output = _Sink(args.output)
+        sinks.append(output)
+        errors = _Sink(args.errors, index=args.id_column is not None) if args.errors else None
+        if errors is not None:
+            sinks.append(errors)
+        for chunk in score_csv(model, args.cases, chunksize=args.chunksize, on_error=args.on_error,
+                               log_evidence=args.log_evidence, id_column=args.id_column):
+            output.write(chunk.posteriors)
+            scored += len(chunk.posteriors)
+            skipped += chunk.skipped
+            problems += len(chunk.errors)
+            if errors is not None:
+                errors.write(chunk.errors)
+            elif len(shown) < SHOWN_PROBLEMS:
+                shown += chunk.errors["message"].tolist()[: SHOWN_PROBLEMS - len(shown)]
+            if bar is not None:
+                bar.update(len(chunk.posteriors) + chunk.skipped)
+        if output.header:  # no data rows: still write the header
+            output.write(empty_scores(model, log_evidence=args.log_evidence).rename_axis(args.id_column or "row"))
+        if errors is not None and errors.header:
+            errors.write(empty_errors().rename_axis(args.id_column))
+    except BaseException:
+        for sink in sinks:
+            sink.discard()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    for sink in sinks:
+        sink.commit()
+    _report(scored, skipped, problems, shown, args, sys.stderr)
+    return 0
+
+
+def _report(scored: int, skipped: int, problems: int, shown: list[str], args: argparse.Namespace,
+            stream: IO[str]) -> None:
+    where = "" if args.output == "-" else f" into {args.output}"
+    print(f"bayesnet: scored {scored} case{'s' if scored != 1 else ''}{where}", file=stream)
+    if not skipped:
+        return
+    print(f"bayesnet: skipped {skipped} case{'s' if skipped != 1 else ''} that could not be scored", file=stream,
+          end="")
+    if args.errors:
+        print(f"; their problems are in {args.errors}", file=stream)
+        return
+    print(":", file=stream)
+    for message in shown:
+        print(f"  {message}", file=stream)
+    if problems > len(shown):
+        print(f"  ... and {problems - len(shown)} more; --errors FILE writes them all", file=stream)
