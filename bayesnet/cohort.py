@@ -24,6 +24,7 @@ line, data row ``n`` is line ``n + 1``) and by their index label.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,13 +180,20 @@ def _check_columns(model: Model, frame: pd.DataFrame) -> None:
         raise EvidenceError(f"each column of a cohort must name a different node; given twice: {', '.join(duplicated)}")
 
 
-def _blank(column: pd.Series) -> np.ndarray:
-    """True where a cell means 'not observed': missing, or a string of nothing but blanks."""
-    blank = column.isna().to_numpy()
-    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
-        text = column.astype("string").str.strip()
-        blank = blank | text.eq("").fillna(False).to_numpy(dtype=bool)
-    return blank
+BLANK = -2  # a cell's code when it is empty (unobserved); -1 is a value that is not a state
+
+
+def _state_codes(values: pd.Series, states: tuple[str, ...]) -> np.ndarray:
+    """Each cell's state index, ``BLANK`` where empty, -1 where not a state of the node.
+
+    The column is factorised once (a pandas ``Categorical``; free if it already is one); only its
+    few distinct values are then compared with the node's states.
+    """
+    cells = values.array if isinstance(values.dtype, pd.CategoricalDtype) else pd.Categorical(values)
+    position = {state: i for i, state in enumerate(states)}
+    lookup = [position.get(c, BLANK if _is_blank(c) else -1) if isinstance(c, str) else -1
+              for c in cells.categories.tolist()]
+    return np.array([*lookup, BLANK], dtype=np.int64)[cells.codes]  # code -1 (missing) -> BLANK
 
 
 def _is_blank(value: object) -> bool:
@@ -235,24 +243,23 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
         else:
             states = BINARY
             target = conditions[:, cidx[column]] if column in cidx else findings[:, fidx[column]]
-        blank = _blank(values)
-        # factorise the column once, then map its few distinct values to the node's state indices
-        cells = pd.Categorical(values.where(~blank))
-        lookup = np.append(pd.Index(list(states)).get_indexer(cells.categories), -1)  # code -1 (blank) -> -1
-        codes = lookup[cells.codes]
+        codes = _state_codes(values, states)
         observed = codes >= 0
         if observed.any():
             hit = np.flatnonzero(observed)
             target[hit] = 0.0
             target[hit, codes[hit]] = 1.0
-        unknown = ~observed & ~blank
+        unknown = codes == -1
         for position in np.flatnonzero(unknown):
             value = values.iloc[position]
             name = _row_name(first_row + int(position), frame.index[position], _where)
             problems.append(_Problem(int(position), column, str(value),
                                      f"{name}, column {column}: {_unknown_state(column, value, states)}"))
         valid &= ~unknown
-    batch = EvidenceBatch(tuple(c[valid] for c in context), conditions[valid], findings[valid])
+    if valid.all():
+        batch = EvidenceBatch(tuple(context), conditions, findings)
+    else:
+        batch = EvidenceBatch(tuple(c[valid] for c in context), conditions[valid], findings[valid])
     return EncodedFrame(batch, valid, _errors(frame, problems, first_row))
 
 
@@ -419,7 +426,11 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
             raise EvidenceError(f"the id column {id_column!r} is not in the header of {name}"
                                 + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
                                 + f" The header has: {', '.join(header)}")
-    reader = _read(name, lambda: pd.read_csv(source, chunksize=int(chunksize), dtype=str, keep_default_na=False,
+    # cells are parsed straight into categoricals (fast, compact); identifiers stay text
+    dtype: defaultdict[str, object] = defaultdict(lambda: "category")
+    if id_column is not None:
+        dtype[id_column] = str
+    reader = _read(name, lambda: pd.read_csv(source, chunksize=int(chunksize), dtype=dtype, keep_default_na=False,
                                              na_values=[""], index_col=id_column))
     hint = "" if id_column is not None else "; a column of case identifiers is named with id_column (--id)"
     first_row = 1
