@@ -199,7 +199,10 @@ def _state_codes(values: pd.Series, states: tuple[str, ...]) -> np.ndarray:
 def _is_blank(value: object) -> bool:
     if isinstance(value, str):
         return not value.strip()
-    return bool(pd.isna(value)) if np.ndim(value) == 0 else False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
+        return False
 
 
 def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _where: str = "") -> EncodedFrame:
