@@ -251,7 +251,8 @@ def admissible_deviation(model: Model, evidence: Evidence | EncodedEvidence | No
 
 
 def parameter_importance(model: Model, scenarios: Mapping[str, Evidence] | Sequence[tuple[str, Evidence]],
-                         negligible: float = 1e-3) -> pd.DataFrame:
+                         negligible: float = 1e-3,
+                         functions: Mapping[str, SensitivityFunctions] | None = None) -> pd.DataFrame:
     """Which parameters matter across a set of scenarios and the whole differential.
 
     For each scenario and each parameter, the swing of every condition's posterior over the
@@ -265,15 +266,17 @@ def parameter_importance(model: Model, scenarios: Mapping[str, Evidence] | Seque
         ``mean_swing`` (over scenarios, of the largest swing per scenario), ``top_changes`` (the
         number of scenarios whose top condition changes within the range) and ``negligible``
         (``max_swing < negligible`` and no top change).
+
+    ``functions`` may hold precomputed :func:`sensitivity_functions` by scenario name.
     """
     items = list(scenarios.items()) if isinstance(scenarios, Mapping) else list(scenarios)
     if not items:
         raise ValueError("parameter_importance needs at least one scenario")
     swings, changes = [], []
-    for _, evidence in items:
-        functions = sensitivity_functions(model, evidence)
-        swings.append(functions.swing().to_numpy())
-        changes.append(admissible_deviation(model, evidence, functions)["changes_within_range"].to_numpy())
+    for name, evidence in items:
+        given = (functions or {}).get(name) or sensitivity_functions(model, evidence)
+        swings.append(given.swing().to_numpy())
+        changes.append(admissible_deviation(model, evidence, given)["changes_within_range"].to_numpy())
     cube = np.stack(swings)                                              # (S, P, n)
     table = parameter_table(model.knowledge.parameters, model.locations, model.network)
     per_scenario = cube.max(axis=2)                                      # (S, P)

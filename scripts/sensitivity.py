@@ -251,13 +251,13 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     bar = _progress(args, args.draws * len(scenarios))
-    rows, deviations = [], []
+    rows, deviations, computed = [], [], {}
     timings = {"oneway": 0.0, "montecarlo": 0.0}
     try:
         for case, evidence in scenarios:
             slug = _slug(case)
             start = time.perf_counter()
-            functions = sensitivity_functions(model, evidence)
+            functions = computed[case] = sensitivity_functions(model, evidence)
             frame = one_way(model, evidence, functions=functions)
             timings["oneway"] += time.perf_counter() - start
             frame.to_csv(out / f"oneway_{slug}.csv", index_label="parameter")
@@ -279,7 +279,7 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    importance = parameter_importance(model, scenarios, negligible=args.negligible)
+    importance = parameter_importance(model, scenarios, negligible=args.negligible, functions=computed)
     importance.to_csv(out / "importance.csv", index_label="parameter")
     plot_importance(importance, out / "importance.png", args.top)
     whatif = verbal_what_if(model, scenarios, _scales(model, args.scale))

@@ -166,3 +166,26 @@ def test_parameter_importance_summarises_swings_over_scenarios(small_model):
     assert frame.loc["link:malformed_great_toe<-fop", "negligible"]
     assert not frame.loc["risk:fop<-age_band=child", "negligible"]
     assert list(frame["max_swing"]) == sorted(frame["max_swing"], reverse=True)
+
+
+def test_sensitivity_functions_on_the_shipped_network(model):
+    # an older patient with lung disease and widespread ossified lung lesions, plus a negative finding
+    evidence = {"age_band": "older", "lung_disease": "present", "lung_ossification": "present",
+                "lung_widespread_lesions": "present", "trabeculated_bone": "absent"}
+    functions = sensitivity_functions(model, evidence)
+    table = functions.parameters
+    moving = np.flatnonzero((functions.A != 0).any(axis=1) | (functions.C != 0))
+    assert len(moving) >= 40
+    rng = np.random.default_rng(0)
+    for r in rng.choice(moving, size=25, replace=False):
+        for x in (table["x_low"].iloc[r], table["x_high"].iloc[r], 0.61):
+            predicted = (functions.A[r] * x + functions.B[r]) / (functions.C[r] * x + functions.D[r])
+            np.testing.assert_allclose(predicted, rerun(model, model.locations[r], x, evidence), rtol=0, atol=1e-9,
+                                       err_msg=f"{table.index[r]} at x={x}")
+    frame = admissible_deviation(model, evidence, functions)
+    bounded = np.flatnonzero(frame["upper_takes_over"].to_numpy() != "")
+    assert len(bounded) >= 5
+    for r in bounded[:5]:
+        row = frame.iloc[r]
+        assert top_of(model, model.locations[r], row["upper"] - 1e-7, evidence) == row["top"]
+        assert top_of(model, model.locations[r], row["upper"] + 1e-7, evidence) == row["upper_takes_over"]
