@@ -18,6 +18,7 @@ from .errors import BayesnetError, EvidenceError
 from .evidence import EvidenceValue
 from .model import Model, load
 from .score_command import add_score_arguments, cmd_score
+from .explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 
 __all__ = ["main", "parse_evidence"]
 
@@ -148,6 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "P(condition present | the case's evidence) per case.")
     add_score_arguments(p)
     p.set_defaults(run=cmd_score)
+
+    p = sub.add_parser("explain", help="why the differential looks as it does: weights of evidence",
+                       description="Weight of evidence of each evidence item, for one condition (--condition) "
+                                   "or for the top conditions side by side.")
+    add_explain_arguments(p)
+    p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser("next", help="which unobserved finding to look for next",
+                       description="Rank unobserved findings by the expected reduction in the entropy of "
+                                   "the differential, with the chance that each changes the top condition.")
+    add_next_arguments(p)
+    p.set_defaults(run=cmd_next)
     return parser
 
 

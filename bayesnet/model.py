@@ -177,6 +177,52 @@ class Model:
         """P(evidence) under the model (0 for impossible evidence, which raises nothing here)."""
         return float(np.exp(self.engine.query(self.encode(evidence)).log_evidence))
 
+    # ------------------------------------------------------------------ explanation and next finding
+    def explain(self, evidence: Evidence | None, condition: str | None = None, *, top: int = 5,
+                order: list[str] | None = None) -> pd.DataFrame:
+        """Weights of evidence: why a condition ranks where it does (see :mod:`bayesnet.explain`).
+
+        Parameters
+        ----------
+        evidence
+            The evidence, as for :meth:`posteriors`.
+        condition
+            With a condition: one row per evidence item with its chain-rule weight of evidence for
+            that condition (``woe``, nats; the column sums to the change in log odds), its
+            likelihood ratio, and the order-free ``woe_alone`` and ``woe_last``, ranked by ``woe``.
+            Without: the ``top`` conditions of the differential side by side, one column each,
+            rows ranked by how much the weights differ between them.
+        top
+            How many conditions to compare when ``condition`` is not given.
+        order
+            The chain order as observed node names (default: the order the evidence was given in).
+        """
+        from .explain import compare_conditions, explain_condition
+
+        encoded = self.encode(evidence)
+        self.answer(encoded)
+        if condition is not None:
+            return explain_condition(self.engine, encoded, condition, order)
+        if top < 1:
+            raise BayesnetError(f"top must be a positive number of conditions, got {top}")
+        observed = {node for node, _ in encoded.items}
+        ranked = [c for c in self.posteriors(evidence).index if c not in observed][:top]
+        return compare_conditions(self.engine, encoded, ranked, order)
+
+    def next_findings(self, evidence: Evidence | None = None, *, candidates: list[str] | None = None,
+                      conditions: list[str] | None = None) -> pd.DataFrame:
+        """Unobserved findings ranked by expected reduction of the differential's entropy.
+
+        The entropy is the sum of the conditions' binary entropies in bits (over ``conditions``
+        only, when given); each finding also gets the probability that observing it changes the
+        top condition (see :mod:`bayesnet.next_finding`). ``candidates`` limits the findings ranked.
+        """
+        from .next_finding import rank_next_findings
+
+        encoded = self.encode(evidence)
+        self.answer(encoded)
+        return rank_next_findings(self.engine, encoded, candidates, conditions)
+
     def _impossible(self, encoded: EncodedEvidence) -> ImpossibleEvidenceError:
         """Find a smallest set of evidence items that is impossible on its own (deletion filter)."""
         items = list(encoded.items)

@@ -1,0 +1,169 @@
+"""Which finding to look for next: unobserved findings ranked by their expected information.
+
+Definitions
+-----------
+Conditions are not mutually exclusive, so the differential is not one distribution over conditions
+but one binary variable per condition. Its *entropy* given evidence ``e`` is the sum of the
+conditions' binary entropies, in bits:
+
+    H(e) = sum_j h(P(D_j = present | e)),   h(p) = -p log2 p - (1 - p) log2 (1 - p).
+
+It is 0 when every condition is settled (posterior 0 or 1) and at most one bit per condition.
+
+The *expected entropy reduction* of an unobserved finding ``F`` is
+
+    ER(F) = H(e) - sum_s P(F = s | e) H(e, F = s),
+
+averaged over the finding's states with their predictive probabilities. It equals
+``sum_j I(D_j; F | e)``, a sum of mutual informations, so it is never negative (values that
+rounding puts a hair below zero, above -1e-12, are reported as 0).
+
+The *probability that the top condition changes* is ``sum_s P(F = s | e) [top(e, F = s) != top(e)]``,
+where ``top`` is the condition with the highest posterior among those not themselves observed.
+
+Everything is exact and takes one query per finding. Adding ``F = absent`` to ``e`` gives
+``P(e, F = absent)`` and ``P(D_j = present, e, F = absent)``; since ``F`` is unobserved in ``e``,
+the ``F = present`` branch is the rest: ``P(e, F = present) = P(e) - P(e, F = absent)``, and the
+same for each condition's joint. A negative finding is the cheapest kind of evidence for the
+engine (it is absorbed into the causes' likelihoods), so the ranking costs about as much as one
+query per unobserved finding, all sent to the engine as one batch. The subtraction loses relative
+precision only in a branch of tiny probability, whose weight in the expectation is that same tiny
+probability, so the expected reduction keeps the engine's absolute accuracy (tested against
+enumeration at 1e-9). The two branches' probabilities and the conditions' joints add up exactly to
+the current ones, which is what keeps the reduction non-negative.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .engine import ExactEngine
+from .errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from .evidence import EncodedEvidence
+from .evidence_edit import EvidenceEditor, query_all
+
+__all__ = ["binary_entropy", "differential_entropy", "rank_next_findings"]
+
+#: negative expected reductions above this are rounding and reported as 0
+ROUNDING = 1e-12
+
+
+def binary_entropy(p: np.ndarray | float) -> np.ndarray:
+    """h(p) in bits, elementwise, with 0 log 0 = 0 (NaN stays NaN)."""
+    p = np.asarray(p, dtype=float)
+    q = 1.0 - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(q > 0, q * np.log2(q), 0.0)) + p * 0.0
+
+
+def differential_entropy(posterior: np.ndarray) -> np.ndarray:
+    """The entropy of the differential, in bits: the sum over the last axis of binary entropies."""
+    return binary_entropy(posterior).sum(axis=-1)
+
+
+def _top(posterior: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Index of the highest posterior among the ``free`` conditions, per row (-1 for an impossible row)."""
+    masked = np.where(free, posterior, -np.inf)
+    masked = np.where(np.isnan(masked), -np.inf, masked)
+    top = np.argmax(masked, axis=-1)
+    return np.where(np.all(np.isneginf(masked), axis=-1), -1, top)
+
+
+def rank_next_findings(engine: ExactEngine, evidence: EncodedEvidence,
+                       candidates: Sequence[str] | None = None,
+                       conditions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rank unobserved findings by the expected reduction in the entropy of the differential.
+
+    Parameters
+    ----------
+    engine
+        The exact engine of the model.
+    evidence
+        Encoded evidence, possible under the model.
+    candidates
+        The findings to rank; default every finding not in the evidence.
+    conditions
+        The conditions whose entropy counts (default all): a differential narrowed to the question
+        at hand, such as the two conditions still in contention. Any set gives a sum of mutual
+        informations, so the reduction stays non-negative. ``p_top_changes`` and the top
+        conditions are always over all conditions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``finding``, ranked by ``expected_entropy_reduction`` (bits), with columns
+        ``p_present`` (``P(F = present | e)``), ``p_top_changes``, ``top_if_present``,
+        ``top_if_absent``, ``entropy_if_present`` and ``entropy_if_absent`` (bits). A state of
+        probability zero has NaN entropy and no top condition. ``attrs`` holds ``entropy`` (bits,
+        given ``e``) and ``top`` (the current top condition).
+
+    Raises
+    ------
+    UnknownNameError
+        A candidate that is not a finding.
+    EvidenceError
+        If a candidate is already observed.
+    ImpossibleEvidenceError
+        If ``evidence`` has probability zero.
+    """
+    network = engine.network
+    observed = {node for node, _ in evidence.items}
+    if candidates is None:
+        candidates = [f for f in network.findings if f not in observed]
+    for name in candidates:
+        if name not in network.findings:
+            raise UnknownNameError("finding", name, network.findings)
+        if name in observed:
+            raise EvidenceError(f"{name} is already observed; only unobserved findings can be ranked")
+    if conditions is None:
+        focus = np.ones(len(network.conditions), dtype=bool)
+    else:
+        for name in conditions:
+            if name not in network.conditions:
+                raise UnknownNameError("condition", name, network.conditions)
+        focus = np.isin(np.array(network.conditions, dtype=object), list(conditions))
+    editor = EvidenceEditor(network, evidence)
+    index = [network.findings.index(f) for f in candidates]
+    cases = [evidence] + [editor.with_finding(i, 0) for i in index]
+    log_joint, posterior = query_all(engine, cases)
+    if not np.isfinite(log_joint[0]):
+        raise ImpossibleEvidenceError("the evidence is impossible under the model (probability zero)")
+    free = np.ones(len(network.conditions), dtype=bool)
+    free[editor.observed_conditions()] = False
+    conditions = np.array([*network.conditions, None], dtype=object)
+
+    current = posterior[0]                                          # P(D_j present | e)
+    base_entropy = float(differential_entropy(current[focus]))
+    base_top = int(_top(current, free))
+    # branch F = absent, queried; branch F = present, the rest. Probabilities relative to P(e).
+    with np.errstate(invalid="ignore"):
+        log_ratio = np.minimum(log_joint[1:] - log_joint[0], 0.0)    # log P(F absent | e)
+    p_absent = np.exp(log_ratio)
+    p_present = -np.expm1(log_ratio)
+    joint_absent = np.where(p_absent[:, None] > 0, p_absent[:, None] * np.nan_to_num(posterior[1:]), 0.0)
+    joint_present = np.clip(current[None, :] - joint_absent, 0.0, p_present[:, None])
+    p_state = np.stack([p_absent, p_present], axis=1)                # (F, 2)
+    possible = p_state > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        branch = np.stack([joint_absent, joint_present], axis=1) / p_state[..., None]   # (F, 2, n)
+    branch = np.where(possible[..., None], np.clip(branch, 0.0, 1.0), np.nan)
+    entropy = np.where(possible, differential_entropy(np.nan_to_num(branch[..., focus])), np.nan)
+    expected = np.where(possible, p_state * np.nan_to_num(entropy), 0.0).sum(axis=1)
+    reduction = base_entropy - expected
+    reduction = np.where((reduction < 0) & (reduction > -ROUNDING), 0.0, reduction)
+    top = _top(branch, free)                                       # (F, 2)
+    changes = np.where(possible & (top != base_top), p_state, 0.0).sum(axis=1)
+    frame = pd.DataFrame({
+        "expected_entropy_reduction": reduction,
+        "p_present": p_state[:, 1],
+        "p_top_changes": changes,
+        "top_if_present": conditions[top[:, 1]],
+        "top_if_absent": conditions[top[:, 0]],
+        "entropy_if_present": entropy[:, 1],
+        "entropy_if_absent": entropy[:, 0],
+    }, index=pd.Index(list(candidates), name="finding"))
+    frame = frame.sort_values("expected_entropy_reduction", ascending=False, kind="stable")
+    frame.attrs.update(entropy=base_entropy, top=None if base_top < 0 else network.conditions[base_top])
+    return frame
