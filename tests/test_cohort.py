@@ -342,3 +342,17 @@ def test_score_in_a_real_process_exits_2_without_traceback(tmp_path):
                            "-o", str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("bayesnet: error: row 1, column trauma: unknown state 'yes'")
+
+
+def test_batch_equals_one_by_one_on_the_shipped_network(model):
+    rng = np.random.default_rng(5)
+    rows = 40
+    columns = {k: np.where(rng.random(rows) < 0.7, np.array(model.states(k), dtype=object)[
+        rng.integers(len(model.states(k)), size=rows)], None) for k in model.context}
+    for f in model.findings:
+        observed = rng.random(rows) < 0.15
+        columns[f] = np.where(observed, np.where(rng.random(rows) < 0.25, "present", "absent"), None)
+    frame = pd.DataFrame(columns)
+    result = model.posteriors_batch(frame)
+    expected = one_by_one(model, frame)
+    np.testing.assert_allclose(result.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
