@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -90,9 +91,26 @@ def cmd_nodes(model: Model, args: argparse.Namespace) -> int:
     if args.json:
         _write(frame.reset_index().to_json(orient="records", indent=2) + "\n", None)
     else:
-        with pd.option_context("display.max_colwidth", 70, "display.width", 200, "display.max_rows", None):
-            _write(frame[["type", "group", "states", "description"]].to_string() + "\n", None)
+        _write(_format_nodes(frame), None)
     return 0
+
+
+def _format_nodes(frame: pd.DataFrame) -> str:
+    """Nodes grouped by type and group, each with its states and a wrapped description."""
+    lines: list[str] = []
+    for type_ in ("context", "condition", "finding"):
+        part = frame[frame["type"] == type_]
+        if part.empty:
+            continue
+        lines.append(f"{type_} nodes ({len(part)})")
+        for group, rows in part.groupby("group", sort=False):
+            lines.append(f"  {group}")
+            for node, row in rows.iterrows():
+                states = "" if row["states"] == "absent|present" else f"  [{row['states']}]"
+                lines.append(f"    {node}{states}")
+                lines += textwrap.wrap(row["description"], width=96, initial_indent=" " * 8, subsequent_indent=" " * 8)
+        lines.append("")
+    return "\n".join(lines)
 
 
 def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
