@@ -1,46 +1,44 @@
-"""Exact inference for a :class:`~bayesnet.network.NoisyOrNetwork`.
+"""Exact inference for a :class:`~bayesnet.network.NoisyOrNetwork`, for one case or a batch.
 
 The method
 ----------
-Each finding's evidence is a likelihood ``(lam0, lam1)``; since
-``P(F = absent | d) = B(d) = a * prod_j b_j^d_j`` with ``a = 1 - leak`` and ``b_j = 1 - p_j``, the
-finding contributes the factor ``c0 + c1 * B(d)`` with ``c0 = lam1`` and ``c1 = lam0 - lam1``.
+Each finding's evidence is a likelihood ``(lam0, lam1)`` over absent/present, and
+``P(F = absent | d) = a * prod_j b_j^d_j`` with ``a = 1 - leak`` and ``b_j = 1 - p_j``.
 
-* A finding observed absent (``c0 = 0``) is a product over its causes: it is absorbed as a
-  likelihood ``[1, b_j]`` on each cause and drops out.
-* The other observed findings are expanded over subsets ``S`` (Quickscore): the sum over the
-  conditions then factorises, because given the context the conditions are independent. The context
-  configurations are enumerated and weighted by their priors.
-* Quickscore's sum alternates in sign for positive findings and can cancel. Every expansion
-  measures its own cancellation (sum of absolute terms over the absolute sum). When that ratio could
-  cost more than about 1e-11 of accuracy, the engine conditions on the condition that causes the
-  most positive findings (``d_j = 0`` and ``d_j = 1`` are solved separately and added: a sum of
-  non-negative terms). A finding all of whose causes are fixed becomes a constant computed directly.
-  The recursion ends at the latest when every cause of every positive finding is fixed, so the
-  result is exact in every case; the work is chunked, so memory stays bounded.
-
-All products are taken in log space, so tiny priors and long lists of findings neither underflow
-nor lose precision.
+1. **Negative findings absorb exactly.** A finding with ``lam1 = 0`` contributes
+   ``lam0 * a * prod_j b_j^d_j``: a constant and a likelihood ``[1, b_j]`` on each cause. A finding
+   with ``lam0 = lam1`` contributes a constant. Neither is seen again.
+2. **The context is split** (:mod:`bayesnet.context`) into a hub, enumerated as an axis, and
+   satellites, each summed over its own group of conditions. Context known in the evidence
+   collapses both to one configuration.
+3. **The other findings** (positive or soft: the *slots*) are summed exactly by the activation
+   sweep of :mod:`bayesnet.sweep`: a forward-backward pass over the conditions whose state is which
+   slots some present cause has already activated. All terms are non-negative, so the answer is
+   exact to rounding for any number of positive findings, and its cost grows with the number of
+   slots whose causes are open at once, not with the number of positive findings.
+4. Everything is computed with a leading batch axis: a batch of cases
+   (:meth:`ExactEngine.query_batch`, cases grouped by their number of slots) or a batch of parameter
+   sets (:func:`query_parameter_batch`). Products that could underflow are kept in log form or
+   rescaled, so tiny priors and long lists of findings neither underflow nor lose precision.
 """
 from __future__ import annotations
 
-import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
 from .network import NoisyOrNetwork
+from .sweep import sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 
-#: the cancellation ratio above which an expansion is refined by conditioning
-MAX_CANCELLATION = 1e4
-#: elements of the (subsets x context configurations x conditions) block computed at once
-CHUNK_ELEMENTS = 1 << 21
-#: largest expansion attempted before conditioning first
-MAX_EXPANSION = 1 << 26
-LOG_ZERO = -1e4  # exp(LOG_ZERO) == 0.0 in float64; keeps 0 * log(0) out of matrix products
+LOG_ZERO = -1e300  # stands for log(0) inside matrix products (0 * -inf would be NaN); sums below
+#                    LOG_ZERO / 10 are read back as -inf
+#: bytes of working memory a batch chunk may use (the sweep's adjoints dominate)
+CHUNK_BYTES = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -51,32 +49,31 @@ class Answer:
     posterior: np.ndarray
 
 
-class _Sum:
-    """A streaming signed sum of ``sign * exp(log_term)`` that also tracks the sum of absolute values."""
+@dataclass(frozen=True, eq=False)
+class _Parameters:
+    """The network's numbers as the engine uses them, with a leading batch axis (1 or B)."""
 
-    def __init__(self, shape: tuple[int, ...] = ()):
-        self.shift = np.full(shape, -np.inf)
-        self.signed = np.zeros(shape)
-        self.absolute = np.zeros(shape)
+    prior: np.ndarray          # (B, T + 1): every context state's prior, and 0 for the padding entry
+    log_absent: np.ndarray     # (B, A, n, W): log P(condition absent | hub configuration, satellite state)
+    log_present: np.ndarray    # (B, A, n, W): log P(condition present | ...)
+    log_a: np.ndarray          # (B, m): log(1 - finding leak)
+    log_b: np.ndarray          # (B, m, n): log(1 - link), LOG_ZERO for log(0)
+    link: np.ndarray           # (B, m, n)
+    leak: np.ndarray           # (B, m)
 
-    def add(self, log_terms: np.ndarray, signs: np.ndarray, axis: tuple[int, ...]) -> None:
-        top = np.max(log_terms, axis=axis, initial=-np.inf)
-        new_shift = np.maximum(self.shift, top)
-        finite = np.isfinite(new_shift)
-        safe = np.where(finite, new_shift, 0.0)
-        rescale = np.where(np.isfinite(self.shift), np.exp(self.shift - safe), 0.0)
-        scaled = np.exp(log_terms - np.expand_dims(safe, axis))
-        self.signed = self.signed * rescale + np.sum(signs * scaled, axis=axis)
-        self.absolute = self.absolute * rescale + np.sum(scaled, axis=axis)
-        self.shift = np.where(finite, new_shift, -np.inf)
-
-    def log(self) -> np.ndarray:
+    @classmethod
+    def build(cls, structure: ContextStructure, context_prior: Sequence[np.ndarray], condition_leak: np.ndarray,
+              risk: Sequence[np.ndarray], finding_leak: np.ndarray, link: np.ndarray) -> _Parameters:
+        """From network arrays that each carry a leading batch axis."""
+        link = np.asarray(link, float)
+        prior = np.concatenate([np.asarray(p, float) for p in context_prior]
+                               + [np.zeros((link.shape[0], 1))], axis=1)
+        log_absent = log_absent_table(structure, condition_leak, tuple(risk))
         with np.errstate(divide="ignore"):
-            return self.shift + np.log(np.maximum(self.signed, 0.0))
-
-    def ratio(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.signed > 0, self.absolute / self.signed, np.inf)
+            log_present = np.log(-np.expm1(log_absent))
+            log_b = np.maximum(np.log1p(-link), LOG_ZERO)
+            log_a = np.log1p(-np.asarray(finding_leak, float))
+        return cls(prior, log_absent, log_present, log_a, log_b, link, np.asarray(finding_leak, float))
 
 
 class ExactEngine:
@@ -85,161 +82,231 @@ class ExactEngine:
     Parameters
     ----------
     network
-        The network; its arrays are read once and kept in log form.
+        The network; everything that does not depend on evidence is computed here, once.
+
+    Examples
+    --------
+    >>> engine = ExactEngine(network)                                       # doctest: +SKIP
+    >>> answer = engine.query(encode_evidence(network, {"f": "present"}))  # doctest: +SKIP
+    >>> answer.posterior                                                     # doctest: +SKIP
     """
 
     def __init__(self, network: NoisyOrNetwork):
         self.network = network
-        with np.errstate(divide="ignore"):
-            self._log_keep_condition = np.log1p(-network.condition_leak)
-            self._log_keep_risk = tuple(np.log1p(-r) for r in network.risk)
-            self._log_a = np.log1p(-network.finding_leak)
-            self._log_b = np.maximum(np.log1p(-network.link), LOG_ZERO)
-        self._log_context_prior = tuple(network.context_prior)
-        self._context_used = tuple(
-            k for k in range(len(network.context)) if any(k in parents for parents in network.risk_parents)
-        )
+        self.structure = context_structure(network)
+        self._parameters = _Parameters.build(
+            self.structure, [p[None] for p in network.context_prior], network.condition_leak[None],
+            [r[None] for r in network.risk], network.finding_leak[None], network.link[None])
 
     # ------------------------------------------------------------------ public
     def query(self, evidence: EncodedEvidence) -> Answer:
-        """P(condition present | evidence) for every condition, and log P(evidence)."""
-        log_const, log_pi, log_p0 = self._context(evidence)
-        log_const_f, log_u, expanded = self._findings(evidence)
-        mu = evidence.conditions
-        if not np.isfinite(log_const + log_const_f) or log_pi.size == 0:
-            return Answer(-np.inf, np.full(len(self.network.conditions), np.nan))
-        p0 = np.exp(log_p0)
-        p1 = -np.expm1(log_p0)
-        log_z, log_n = self._solve(mu, expanded, log_pi, p0, p1, log_u)
-        log_evidence = float(log_z + log_const + log_const_f)
-        if not np.isfinite(log_evidence):
-            return Answer(-np.inf, np.full(len(self.network.conditions), np.nan))
-        posterior = np.clip(np.exp(log_n - log_z), 0.0, 1.0)
-        return Answer(log_evidence, posterior)
+        """P(condition present | evidence) for every condition, and log P(evidence).
+
+        Impossible evidence gives ``log_evidence = -inf`` and a posterior of NaN.
+        """
+        context = np.concatenate([*evidence.context, _PAD])[None]
+        log_evidence, posterior = _evaluate(self.structure, self._parameters, context,
+                                            evidence.conditions[None], evidence.findings[None])
+        return Answer(float(log_evidence[0]), posterior[0])
 
     def query_batch(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
 
-        A case with impossible evidence gets ``-inf`` and a row of NaN.
+        A case with impossible evidence gets ``-inf`` and a row of NaN. Cases are grouped by their
+        number of positive or soft findings and by whether their context is fully known, and each
+        group is answered in vectorised chunks with a plan that does not depend on the other cases,
+        so a case's answer is the same, to the last bit, in any batch; it equals :meth:`query` to
+        rounding (about 1e-15). Cases with more than ``BATCH_SLOTS`` positive or soft findings are
+        answered one by one.
         """
-        log_evidence = np.empty(len(batch))
-        posterior = np.empty((len(batch), len(self.network.conditions)))
-        for i in range(len(batch)):
-            answer = self.query(batch.case(i))
-            log_evidence[i], posterior[i] = answer.log_evidence, answer.posterior
+        findings = np.asarray(batch.findings, float)
+        n_cases = findings.shape[0]
+        n = len(self.network.conditions)
+        log_evidence = np.empty(n_cases)
+        posterior = np.empty((n_cases, n))
+        if n_cases == 0:
+            return log_evidence, posterior
+        context = np.concatenate([np.asarray(c, float) for c in batch.context] + [np.zeros((n_cases, 1))], axis=1)
+        conditions = np.asarray(batch.conditions, float)
+        slots = ((findings[..., 1] > 0) & (findings[..., 0] != findings[..., 1])).sum(axis=1)
+        known = _known(self.structure, context)
+        key = slots * 2 + known
+        for value in np.unique(key):
+            rows = np.flatnonzero(key == value)
+            m, k = int(value // 2), bool(value % 2)
+            if m > BATCH_SLOTS:
+                for r in rows:
+                    log_evidence[r], posterior[r] = (x[0] for x in _evaluate(
+                        self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
+                continue
+            size = _chunk_size(self.structure, m, k, n, len(self.network.findings))
+            for start in range(0, len(rows), size):
+                r = rows[start:start + size]
+                log_evidence[r], posterior[r] = _evaluate(self.structure, self._parameters, context[r],
+                                                          conditions[r], findings[r], canonical=True)
         return log_evidence, posterior
 
-    # ------------------------------------------------------------------ context
-    def _context(self, evidence: EncodedEvidence) -> tuple[float, np.ndarray, np.ndarray]:
-        """log of the weight of unused context, and per configuration log pi(c) and log P(absent | c)."""
-        net = self.network
-        log_const = 0.0
-        weights = []
-        for k, (prior, lik) in enumerate(zip(net.context_prior, evidence.context)):
-            w = prior * lik
-            if k not in self._context_used:
-                total = w.sum()
-                log_const += np.log(total) if total > 0 else -np.inf
-            else:
-                weights.append(w)
-        used = self._context_used
-        states = [np.flatnonzero(w > 0) for w in weights]
-        if any(s.size == 0 for s in states):
-            return -np.inf, np.zeros(0), np.zeros((0, len(net.conditions)))
-        grid = np.array(list(itertools.product(*states)), dtype=int).reshape(-1, len(used))
-        log_pi = np.zeros(len(grid))
-        log_p0 = np.tile(self._log_keep_condition, (len(grid), 1))
-        for col, k in enumerate(used):
-            log_pi += np.log(weights[col][grid[:, col]])
-            log_p0 += self._log_keep_risk[k][:, grid[:, col]].T
-        return log_const, log_pi, log_p0
 
-    # ------------------------------------------------------------------ findings
-    def _findings(self, evidence: EncodedEvidence):
-        lam0, lam1 = evidence.findings[:, 0], evidence.findings[:, 1]
-        c0, c1 = lam1, lam0 - lam1
-        informative = c1 != 0
-        absorbed = informative & (c0 == 0)
-        expanded = np.flatnonzero(informative & (c0 > 0))
-        with np.errstate(divide="ignore"):
-            log_const = float(np.sum(np.log(c0[~informative])) + np.sum(np.log(c1[absorbed]) + self._log_a[absorbed]))
-        log_u = self._log_b[absorbed].sum(axis=0)
-        return log_const, log_u, (expanded, c0[expanded], c1[expanded])
+_PAD = np.zeros(1)
+#: cases with at most this many positive or soft findings are answered together by query_batch
+BATCH_SLOTS = 8
 
-    # ------------------------------------------------------------------ the recursion
-    def _solve(self, mu, expanded, log_pi, p0, p1, log_u):
-        """log Z and log N_j (joint with d_j present) under condition likelihoods ``mu``."""
-        index, c0, c1 = expanded
-        fixed = (mu[:, 0] == 0) | (mu[:, 1] == 0)
-        present = mu[:, 0] == 0
-        log_b = self._log_b[index]
-        causes = log_b < 0
-        resolved = ~np.any(causes & ~fixed, axis=1)
-        log_const = 0.0
-        if np.any(resolved):
-            log_b_res = np.where(present, log_b[resolved], 0.0).sum(axis=1) + self._log_a[index[resolved]]
-            # c0 + c1 B = lam1 (1 - B) + lam0 B: two non-negative terms, 1 - B taken by expm1
-            lam1, lam0 = c0[resolved], c0[resolved] + c1[resolved]
-            factor = lam1 * -np.expm1(log_b_res) + lam0 * np.exp(log_b_res)
-            if np.any(factor <= 0):
-                n = len(self.network.conditions)
-                return -np.inf, np.full(n, -np.inf)
-            log_const = float(np.sum(np.log(factor)))
-            keep = ~resolved
-            index, c0, c1, log_b, causes = index[keep], c0[keep], c1[keep], log_b[keep], causes[keep]
-        cost = (1 << len(index)) * len(log_pi) * len(mu)
-        if cost <= MAX_EXPANSION:
-            log_z, log_n, ratio = self._expand(mu, index, c0, c1, log_b, log_pi, p0, p1, log_u)
-            negative = c1 < 0
-            if not negative.any() or ratio <= MAX_CANCELLATION:
-                return log_z + log_const, log_n + log_const
-        # condition on the free condition that causes the most positive findings (every expanded
-        # finding left has a free cause, or it would have been resolved above)
-        weight = np.where(causes & (c1 < 0)[:, None], -log_b, 0.0)
-        score = causes[c1 < 0].sum(axis=0) * 1e6 + weight.sum(axis=0) + causes.sum(axis=0) * 1e-3
-        score = np.where(fixed | ~causes.any(axis=0), -np.inf, score)
-        j = int(np.argmax(score))
-        out_z, out_n = [], []
-        for state in (0, 1):
-            branch = mu.copy()
-            branch[j, 1 - state] = 0.0
-            if branch[j, state] == 0:
-                continue
-            z, n_ = self._solve(branch, (index, c0, c1), log_pi, p0, p1, log_u)
-            out_z.append(z)
-            out_n.append(n_)
-        return np.logaddexp.reduce(out_z) + log_const, np.logaddexp.reduce(out_n, axis=0) + log_const
 
-    def _expand(self, mu, index, c0, c1, log_b, log_pi, p0, p1, log_u):
-        """Quickscore over all subsets of the expanded findings, in chunks of subsets."""
-        n = len(mu)
-        e = len(index)
-        h0 = mu[:, 0] * p0                                   # (C, n)
-        h1 = mu[:, 1] * p1 * np.exp(log_u)                    # (C, n)
-        with np.errstate(divide="ignore"):
-            log_c0, log_c1 = np.log(c0), np.log(np.abs(c1)) + self._log_a[index]
-        z, num = _Sum(), _Sum((n,))
-        total = 1 << e
-        chunk = max(1, CHUNK_ELEMENTS // max(1, len(log_pi) * n))
-        bits = 1 << np.arange(e)
-        for start in range(0, total, chunk):
-            subsets = ((np.arange(start, min(total, start + chunk))[:, None] & bits) > 0).astype(float)  # (K, e)
-            log_w = subsets @ log_b if e else np.zeros((len(subsets), n))                           # (K, n)
-            log_coef = subsets @ (log_c1 - log_c0) + log_c0.sum()                                 # (K,)
-            sign = np.where((subsets @ (c1 < 0)) % 2 == 1, -1.0, 1.0)                              # (K,)
-            w = np.exp(log_w)[:, None, :]                                                          # (K, 1, n)
-            g1 = h1[None] * w                                                                      # (K, C, n)
-            g = h0[None] + g1
+def _known(structure: ContextStructure, context: np.ndarray) -> np.ndarray:
+    """``(N,)``: whether every context node has exactly one state of non-zero likelihood."""
+    counts = np.add.reduceat(context[:, :-1] > 0, structure.offsets[:-1], axis=1)
+    return np.all(counts == 1, axis=1)
+
+
+def _chunk_size(structure: ContextStructure, slots: int, known: bool, n: int, m: int) -> int:
+    """Rows per chunk so that a chunk's working arrays stay within ``CHUNK_BYTES``."""
+    spread = 1 if known else structure.hub_size * structure.width
+    per_row = 8 * (spread * (12 * n + (n + 4) * 2 ** slots) + 4 * m + 2 * n)
+    return max(1, CHUNK_BYTES // per_row)
+
+
+def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
+              findings: np.ndarray, canonical: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """log P(evidence) ``(N,)`` and posteriors ``(N, n)`` for rows with equally many slots.
+
+    ``context`` is the concatenated context likelihoods ``(N, T + 1)`` (last column 0),
+    ``conditions`` ``(N, n, 2)`` and ``findings`` ``(N, m, 2)``; evidence has a leading axis of 1 or
+    N rows and the parameters one of 1 or N; they broadcast. The context is collapsed to one
+    configuration when every row knows it fully, and otherwise kept whole (every hub configuration,
+    every satellite summed), so the arithmetic of a row never depends on the other rows.
+    """
+    N = max(findings.shape[0], params.log_absent.shape[0], context.shape[0])
+    n = params.log_absent.shape[2]
+    lam0, lam1 = findings[..., 0], findings[..., 1]
+    informative = lam0 != lam1
+    absorbed = informative & (lam1 == 0)
+    slot_mask = informative & (lam1 > 0)
+    with np.errstate(divide="ignore"):
+        log_lam0 = np.log(lam0)
+    log_const = np.where(informative, np.where(absorbed, log_lam0 + params.log_a, 0.0), log_lam0).sum(axis=1)
+    if params.log_b.shape[0] == 1:
+        log_u = np.einsum("bi,ij->bj", absorbed.astype(float), params.log_b[0])           # (N, n)
+    else:
+        log_u = np.einsum("bi,bij->bj", np.broadcast_to(absorbed, params.log_a.shape).astype(float), params.log_b)
+    log_u = np.where(log_u < LOG_ZERO / 10, -np.inf, log_u)
+
+    # ---- slots: positive and soft findings
+    M = int(slot_mask[0].sum())
+    if M:
+        index = np.nonzero(np.broadcast_to(slot_mask, (N, slot_mask.shape[1])))[1].reshape(N, M)
+        rows = np.arange(N)[:, None]
+        p_rows = rows if params.link.shape[0] > 1 else 0
+        e_rows = rows if lam0.shape[0] > 1 else 0
+        links = params.link[p_rows, index]                                                 # (N, M, n)
+        leak = params.leak[p_rows, index]
+        l0, l1 = lam0[e_rows, index], lam1[e_rows, index]
+        final = np.stack([l1 * leak + l0 * (1.0 - leak), l1], axis=-1)                      # (N, M, 2)
+        top = final.max(axis=-1)
+        final = final / top[..., None]
+        log_const = log_const + np.log(top).sum(axis=1)
+
+    # ---- context
+    weight = params.prior * context                                                         # (N, T + 1)
+    with np.errstate(divide="ignore"):
+        log_weight = np.log(weight)
+    offsets = structure.offsets
+    mixing = None
+    group = structure.group
+    if np.all(_known(structure, weight)):
+        state = np.stack([np.argmax(weight[:, offsets[k]:offsets[k + 1]], axis=1)
+                          for k in range(len(structure.cards))], axis=1)                     # (N, K)
+        log_const = log_const + np.take_along_axis(log_weight, offsets[:-1] + state, axis=1).sum(axis=1)
+        hub = (state[:, list(structure.hub)] * structure.hub_strides).sum(axis=1) if structure.hub else np.zeros(N, int)
+        satellite_state = np.zeros((N, n), dtype=int)
+        has = group >= 0
+        if np.any(has):
+            satellite_state[:, has] = state[:, np.asarray(structure.satellites)[group[has]]]
+        b_rows = np.arange(N)[:, None] if params.log_absent.shape[0] > 1 else 0
+        columns = np.arange(n)[None, :]
+        log_absent = params.log_absent[b_rows, hub[:, None], columns, satellite_state][:, None, :, None]
+        log_present = params.log_present[b_rows, hub[:, None], columns, satellite_state][:, None, :, None]
+        log_hub = np.zeros((N, 1))
+        group = np.full(n, -1)
+    else:
+        for k in structure.unused:
             with np.errstate(divide="ignore"):
-                log_g, log_g1 = np.log(g), np.log(g1)
-            base = log_coef[:, None] + log_pi[None, :]                                             # (K, C)
-            log_t = base + log_g.sum(axis=2)                                                       # (K, C)
-            signs = np.broadcast_to(sign[:, None], log_t.shape)
-            z.add(log_t, signs, axis=(0, 1))
-            log_tj = np.where(g > 0, log_t[:, :, None] - log_g + log_g1, -np.inf)                  # (K, C, n)
-            num.add(log_tj, signs[:, :, None], axis=(0, 1))
-        ratio = float(z.ratio())
-        return float(z.log()), num.log(), ratio
+                log_const = log_const + np.log(weight[:, offsets[k]:offsets[k + 1]].sum(axis=1))
+        log_hub = log_weight[:, structure.hub_index].sum(axis=2) if structure.hub else np.zeros((N, 1))
+        log_absent, log_present = params.log_absent, params.log_present
+
+    # ---- condition weights: q0, q1 normalised, log f their log sum
+    with np.errstate(divide="ignore"):
+        log_mu = np.log(conditions)
+    log_h0 = log_mu[:, None, :, None, 0] + log_absent
+    log_h1 = log_mu[:, None, :, None, 1] + log_present + log_u[:, None, :, None]
+    possible = (log_h0 > -np.inf) | (log_h1 > -np.inf)
+    with np.errstate(invalid="ignore"):
+        gap = np.where(possible, log_h1 - log_h0, 0.0)
+    small = np.exp(-np.abs(gap))
+    big = 1.0 / (1.0 + small)
+    small = small * big
+    q1 = np.where(possible, np.where(gap > 0, big, small), 0.0)
+    q0 = np.where(possible, np.where(gap > 0, small, big), 0.0)
+    log_f = np.where(possible, np.maximum(log_h0, log_h1) - np.log(big), -np.inf)          # (N, A, n, W)
+    A = log_f.shape[1]
+    plain = group < 0
+    log_total = log_hub + log_f[:, :, plain, 0].sum(axis=2)                                # (N, A)
+    sizes: tuple[int, ...] = ()
+    if not np.all(plain):
+        sizes = tuple(structure.cards[k] for k in structure.satellites)
+        member = structure.membership                                                        # (n, G)
+        joint = np.einsum("najw,jg->nagw", np.maximum(log_f, LOG_ZERO), member)
+        joint = np.where(joint < LOG_ZERO / 10, -np.inf, joint) + log_weight[:, None, structure.satellite_index]
+        top = joint.max(axis=3, keepdims=True)
+        safe_top = np.where(top > -np.inf, top, 0.0)
+        share = np.exp(joint - safe_top)
+        total = share.sum(axis=3, keepdims=True)
+        mixing = np.where(total > 0, share / np.where(total > 0, total, 1.0), 0.0)           # (N, A, G, W)
+        with np.errstate(divide="ignore"):
+            log_total = log_total + (np.log(total) + safe_top)[..., 0].sum(axis=2)
+
+    # ---- the slots
+    present = None
+    satellite = mixing
+    if M or canonical:
+        if not M:
+            links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))
+        if mixing is None:
+            mixing = np.zeros((N, A, 0, 1))
+        result = sweep(q0, q1, links, final, group, mixing, sizes, canonical=canonical)
+        log_total = log_total + result.log_z
+        present, swept, satellite = result.present, result.swept, result.satellite
+
+    # ---- combine over hub configurations
+    top = log_total.max(axis=1, keepdims=True)
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    share = np.exp(log_total - safe_top)
+    total = share.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_evidence = (np.log(total) + safe_top)[:, 0] + log_const
+        hub_posterior = share / total                                                       # (N, A)
+    if present is not None and np.all(swept):
+        by_hub = present
+    else:
+        by_hub = q1[:, :, :, 0]
+        if not np.all(plain):
+            by_hub = (q1 * _with_plain(satellite)[:, :, np.where(plain, -1, group), :]).sum(axis=3)
+        if present is not None:
+            by_hub = np.where(swept, present, by_hub)
+    posterior = np.einsum("na,naj->nj", hub_posterior, by_hub)
+    posterior = np.where(conditions[..., 0] == 0, 1.0, np.where(conditions[..., 1] == 0, 0.0, posterior))
+    bad = ~(log_evidence > -np.inf)
+    if np.any(bad):
+        log_evidence[bad] = -np.inf
+        posterior[bad] = np.nan
+    return log_evidence, np.clip(posterior, 0.0, 1.0)
+
+
+def _with_plain(satellite: np.ndarray) -> np.ndarray:
+    """Satellite posteriors ``(N, A, G, W)`` with one more group, last, certain of its first state."""
+    extra = np.zeros(satellite.shape[:2] + (1, satellite.shape[3]))
+    extra[..., 0] = 1.0
+    return np.concatenate([satellite, extra], axis=2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,10 +344,24 @@ class ParameterBatch:
 
 def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch,
                           evidence: EncodedEvidence) -> tuple[np.ndarray, np.ndarray]:
-    """log P(evidence) ``(B,)`` and P(condition present | evidence) ``(B, n)`` for every parameter set."""
-    log_evidence = np.empty(batch.size)
-    posterior = np.empty((batch.size, len(network.conditions)))
-    for b in range(batch.size):
-        answer = ExactEngine(batch.network(network, b)).query(evidence)
-        log_evidence[b], posterior[b] = answer.log_evidence, answer.posterior
+    """log P(evidence) ``(B,)`` and P(condition present | evidence) ``(B, n)`` for every parameter set.
+
+    Row ``b`` equals ``ExactEngine(batch.network(network, b)).query(evidence)`` to rounding; the
+    parameter sets are answered together, in vectorised chunks.
+    """
+    structure = context_structure(network)
+    size = batch.size
+    m, n = batch.link.shape[1:]
+    log_evidence = np.empty(size)
+    posterior = np.empty((size, n))
+    context = np.concatenate([*evidence.context, _PAD])[None]
+    slots = int(((evidence.findings[:, 1] > 0) & (evidence.findings[:, 0] != evidence.findings[:, 1])).sum())
+    known = bool(_known(structure, context)[0])
+    chunk = max(1, min(_chunk_size(structure, slots, known, n, m), CHUNK_BYTES // (8 * 4 * m * n)))
+    for start in range(0, size, chunk):
+        r = slice(start, min(size, start + chunk))
+        params = _Parameters.build(structure, [p[r] for p in batch.context_prior], batch.condition_leak[r],
+                                   [x[r] for x in batch.risk], batch.finding_leak[r], batch.link[r])
+        log_evidence[r], posterior[r] = _evaluate(structure, params, context, evidence.conditions[None],
+                                                   evidence.findings[None])
     return log_evidence, posterior

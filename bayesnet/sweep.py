@@ -1,0 +1,270 @@
+"""Exact sums over the conditions of a noisy-OR layer: a forward-backward sweep over activation states.
+
+The problem
+-----------
+Given a hub configuration ``a`` (and, inside a satellite group, a satellite state ``s``) the
+conditions ``d_j`` are independent with weights ``q0_j`` (absent) and ``q1_j`` (present). A finding
+``k`` whose evidence is not absorbed into the conditions (a positive or soft finding: a *slot*) is
+produced by each present cause ``j`` independently with probability ``p_kj``; it ends *activated*
+(some cause fired) or not, and its evidence then weighs ``final[k, 1]`` or ``final[k, 0]``. The
+leak and the likelihood are folded into those two weights. The quantity wanted is
+
+    Z = sum over d of prod_j q_{d_j, j} * E[prod_k final[k, activated_k] | d]
+
+and, for every condition, the same sum restricted to ``d_j = 1``.
+
+The sweep
+---------
+The conditions are visited in an order; the state is the set of open slots already activated, a
+tensor with one axis of length 2 per open slot. Visiting condition ``j`` maps the state ``v`` to
+``q0_j v + q1_j T_j v``, where ``T_j`` lets each of ``j``'s slots fire with probability ``p_kj``:
+a stochastic, non-negative map. A slot is opened just before its first cause and closed (its axis
+contracted with its final weights) just after its last, so the state holds only the slots whose
+causes straddle the current position; the order of the conditions is chosen greedily to keep that
+number small. A backward pass computes the adjoint vectors; each condition's joint with
+``d_j = 1`` is then one inner product. Every number added is non-negative, so nothing cancels: the
+result is exact to rounding however many findings are positive (Quickscore reaches the same sums
+through an alternating series that loses all precision with ten or more positive findings).
+
+Satellite groups (see :mod:`bayesnet.context`) are visited contiguously; inside a group the state
+carries an extra axis over the satellite's states, summed with the group's mixing weights on leaving
+it. Every array has leading axes ``(N, A)``: a batch (cases or parameter sets) and the hub
+configurations. The cost is about ``N * A * (number of edges) * 2**(open slots)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["sweep", "plan", "Plan", "SweepResult"]
+
+#: with more slots than this the order of the conditions is chosen greedily
+GREEDY_SLOTS = 6
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps of a sweep, each ``(kind, index, axis, edges)``.
+
+    ``kind`` is ``add`` (open slot ``index`` as state axis 0), ``drop`` (close slot ``index``, at
+    state axis ``axis``), ``cond`` (visit condition ``index``; ``edges`` lists ``(axis, slot)``),
+    ``enter`` or ``exit`` (satellite group ``index``). ``swept`` marks the conditions visited and
+    ``peak`` is the largest number of slots open at once.
+    """
+
+    steps: tuple[tuple[str, int, int, tuple[tuple[int, int], ...]], ...]
+    swept: np.ndarray
+    peak: int
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What the sweep returns, per batch row and hub configuration.
+
+    ``log_z`` is ``(N, A)``; ``present[:, :, j]`` is P(d_j = 1 | a, evidence) for the swept
+    conditions (``swept``) and 0 elsewhere; ``satellite[:, :, g, s]`` is P(s | a, evidence) for
+    every mixed group ``g`` (zero beyond its states).
+    """
+
+    log_z: np.ndarray
+    present: np.ndarray
+    swept: np.ndarray
+    satellite: np.ndarray
+
+
+def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan:
+    """Order the visit; ``active[k, j]`` says that condition ``j`` can activate slot ``k``.
+
+    ``group[j]`` is the mixed satellite group of condition ``j`` (a group's members are visited
+    together) or -1. The adaptive plan visits only the conditions that can activate a slot, in an
+    order chosen to keep few slots open, and opens each slot just before its first cause and closes
+    it just after its last. The canonical plan visits every condition in index order (groups in
+    order after the others) with every slot open throughout: its arithmetic for a row is the same
+    whatever the other rows of the batch are, so a row's answer does not depend on its batch.
+    """
+    n_slots, n = active.shape
+    swept = np.ones(n, bool) if canonical else active.any(axis=0)
+    blocks: list[tuple[int, np.ndarray]] = [(-1, np.array([j])) for j in np.flatnonzero(swept & (group < 0))]
+    for g in np.unique(group[swept & (group >= 0)]):
+        blocks.append((int(g), np.flatnonzero(swept & (group == g))))
+    if not canonical and n_slots > GREEDY_SLOTS and len(blocks) > 1:
+        blocks = _greedy(blocks, active)
+    order = [int(j) for _, members in blocks for j in members]
+    position = np.full(n, -1)
+    position[order] = np.arange(len(order))
+    if canonical:
+        first = np.full(n_slots, -1)
+        last = np.full(n_slots, len(order))
+    else:
+        last = np.where(active, position[None, :], -1).max(axis=1)
+        first = np.where(active, position[None, :], len(order)).min(axis=1)
+    steps: list[tuple[str, int, int, tuple[tuple[int, int], ...]]] = []
+    open_slots: list[int] = []
+
+    def add(k: int) -> None:
+        steps.append(("add", k, 0, ()))
+        open_slots.insert(0, k)
+
+    def drop(k: int) -> None:
+        steps.append(("drop", k, open_slots.index(k), ()))
+        open_slots.remove(k)
+
+    for k in range(n_slots):
+        if canonical or last[k] < 0:
+            add(k)
+            if not canonical:  # no condition can activate it: a constant weight
+                drop(k)
+    peak = len(open_slots)
+    for g, members in blocks:
+        if g >= 0:
+            steps.append(("enter", g, 0, ()))
+        for j in members:
+            for k in np.flatnonzero(first == position[j]):
+                add(int(k))
+            peak = max(peak, len(open_slots))
+            edges = tuple((open_slots.index(int(k)), int(k)) for k in np.flatnonzero(active[:, j]))
+            steps.append(("cond", int(j), 0, edges))
+            for k in np.flatnonzero(last == position[j]):
+                drop(int(k))
+        if g >= 0:
+            steps.append(("exit", g, 0, ()))
+    for k in list(open_slots):
+        drop(k)
+    return Plan(tuple(steps), swept, peak)
+
+
+def _greedy(blocks: list[tuple[int, np.ndarray]], active: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Order blocks so that few slots are open at once (greedy on the number open during a block)."""
+    touch = np.array([active[:, members].any(axis=1) for _, members in blocks])        # (B, M)
+    count = np.array([active[:, members].sum(axis=1) for _, members in blocks])        # (B, M)
+    remaining = active.sum(axis=1).astype(int)                                         # (M,)
+    is_open = np.zeros(active.shape[0], bool)
+    left = np.ones(len(blocks), bool)
+    order = []
+    for _ in range(len(blocks)):
+        opened = is_open | touch
+        after = opened & (remaining[None, :] - count != 0)
+        key = np.where(left, opened.sum(axis=1) * 1000 + after.sum(axis=1), np.iinfo(np.int64).max)
+        b = int(np.argmin(key))
+        order.append(b)
+        left[b] = False
+        remaining = remaining - count[b]
+        is_open = after[b]
+    return [blocks[b] for b in order]
+
+
+def _at(axis: int, index: int) -> tuple:
+    return (slice(None),) * axis + (index,)
+
+
+def _normalise(x: np.ndarray, log_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Divide each (row, hub) block of a state ``(2, ..., 2, N, A, S)`` by its maximum."""
+    N, A = x.shape[-3:-1]
+    top = np.moveaxis(x, -3, 0).reshape(N, -1, A, x.shape[-1]).max(axis=(1, 3))          # (N, A)
+    positive = top > 0
+    safe = np.where(positive, top, 1.0)
+    with np.errstate(divide="ignore"):
+        log_scale = log_scale + np.where(positive, np.log(safe), -np.inf)
+    return x / safe[:, :, None], log_scale
+
+
+def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, group: np.ndarray,
+          mixing: np.ndarray, sizes: tuple[int, ...], canonical: bool = False) -> SweepResult:
+    """Run the sweep (see the module docstring).
+
+    Parameters
+    ----------
+    q0, q1
+        ``(N, A, n, W)``: the weights of each condition absent and present, per hub configuration
+        and satellite state, normalised so that ``q0 + q1`` is 1 (or both are 0).
+    links
+        ``(N, M, n)``: the probability that condition ``j`` alone activates slot ``k``.
+    final
+        ``(N, M, 2)``: the weight of slot ``k`` when not activated and when activated.
+    group
+        ``(n,)``: the mixed satellite group of each condition, or -1.
+    mixing
+        ``(N, A, G, W)``: for each mixed group the weights of its satellite states (summing to 1).
+    sizes
+        The number of states of each mixed group.
+    canonical
+        Use the canonical plan (see :func:`plan`).
+    """
+    N, A, n, _ = q0.shape
+    the_plan = plan((links != 0).any(axis=0), group, canonical)
+    steps = the_plan.steps
+    p_all = links[:, :, :, None, None]                                                   # (N, M, n, 1, 1)
+    w_all = final[:, :, :, None, None]                                                   # (N, M, 2, 1, 1)
+
+    # ---- backward: the adjoint after every step; state axes (2, ..., 2, N, A, S)
+    after: list = [None] * len(steps)
+    after_scale: list = [None] * len(steps)
+    beta = np.ones((N, A, 1))
+    log_b = np.zeros((N, A))
+    for t in range(len(steps) - 1, -1, -1):
+        kind, index, axis, edges = steps[t]
+        if kind == "cond":
+            after[t], after_scale[t] = beta, log_b
+            width = beta.shape[-1]
+            moved = beta.copy()
+            for ax, k in edges:
+                lo, hi = moved[_at(ax, 0)], moved[_at(ax, 1)]
+                step = hi - lo
+                step *= p_all[:, k, index]
+                lo += step
+            beta = beta * q0[:, :, index, :width] + moved * q1[:, :, index, :width]
+        elif kind == "drop":
+            w = w_all[:, index]
+            beta = np.stack([beta * w[:, 0], beta * w[:, 1]], axis=axis)
+        elif kind == "add":
+            beta, log_b = _normalise(beta[0], log_b)
+        elif kind == "exit":
+            after[t], after_scale[t] = beta, log_b
+            beta, log_b = _normalise(beta * mixing[:, :, index, :sizes[index]], log_b)
+        else:  # enter
+            beta = beta.sum(axis=-1, keepdims=True)
+
+    # ---- forward: the state, and each condition's joint with d_j = 1
+    alpha = np.ones((N, A, 1))
+    log_a = np.zeros((N, A))
+    raw = np.zeros((N, A, n))
+    raw_scale = np.full((N, A, n), -np.inf)
+    satellite = mixing.copy()
+    satellite_scale: dict[int, np.ndarray] = {}
+    for t, (kind, index, axis, edges) in enumerate(steps):
+        if kind == "cond":
+            width = alpha.shape[-1]
+            moved = alpha.copy()
+            for ax, k in edges:
+                lo, hi = moved[_at(ax, 0)], moved[_at(ax, 1)]
+                step = lo * p_all[:, k, index]
+                hi += step
+                lo -= step
+            w1 = q1[:, :, index, :width]
+            inner = (moved * after[t]).reshape(-1, N, A, width).sum(axis=0)
+            raw[:, :, index] = (inner * w1).sum(axis=-1)
+            raw_scale[:, :, index] = log_a + after_scale[t]
+            alpha = alpha * q0[:, :, index, :width] + moved * w1
+        elif kind == "add":
+            alpha = np.stack([alpha, np.zeros_like(alpha)])
+        elif kind == "drop":
+            w = w_all[:, index]
+            alpha, log_a = _normalise(alpha[_at(axis, 0)] * w[:, 0] + alpha[_at(axis, 1)] * w[:, 1], log_a)
+        elif kind == "enter":
+            alpha = np.repeat(alpha, sizes[index], axis=-1)
+        else:  # exit
+            pi = mixing[:, :, index, :sizes[index]]
+            inner = (alpha * after[t]).reshape(-1, N, A, sizes[index]).sum(axis=0)
+            satellite[:, :, index, :sizes[index]] = inner * pi
+            satellite_scale[index] = log_a + after_scale[t]
+            alpha, log_a = _normalise((alpha * pi).sum(axis=-1, keepdims=True), log_a)
+    with np.errstate(divide="ignore"):
+        log_z = np.log(alpha[..., 0]) + log_a
+    finite = np.isfinite(log_z)
+    safe_z = np.where(finite, log_z, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        present = np.where(finite[..., None], np.exp(np.log(raw) + raw_scale - safe_z[..., None]), 0.0)
+        for g, scale in satellite_scale.items():
+            satellite[:, :, g] = np.where(finite[..., None], np.exp(np.log(satellite[:, :, g]) + (scale - safe_z)[..., None]), 0.0)
+    return SweepResult(log_z, present, the_plan.swept, satellite)
