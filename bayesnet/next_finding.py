@@ -96,7 +96,7 @@ def rank_next_findings(engine: ExactEngine, evidence: EncodedEvidence,
         Indexed by ``finding``, ranked by ``expected_entropy_reduction`` (bits), with columns
         ``p_present`` (``P(F = present | e)``), ``p_top_changes``, ``top_if_present``,
         ``top_if_absent``, ``entropy_if_present`` and ``entropy_if_absent`` (bits). A state of
-        probability zero has NaN entropy and no top condition. ``attrs`` holds ``entropy`` (bits,
+        probability zero has NaN entropy and a missing top condition. ``attrs`` holds ``entropy`` (bits,
         given ``e``) and ``top`` (the current top condition).
 
     Raises

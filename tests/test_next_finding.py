@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesnet.cli import parse_evidence
@@ -222,3 +223,19 @@ def test_characteristic_finding_ranks_high_when_the_differential_is_open(model, 
     assert place <= TOP_SUGGESTIONS, (
         f"{characteristic} ranks {place} with {target} at {differential.loc[target, 'posterior']:.3f} "
         f"(removed {removed}):\n{ranking.head(TOP_SUGGESTIONS + 2).iloc[:, :3].to_string()}")
+
+
+def test_a_state_of_probability_zero_has_no_branch():
+    # f0 has no leak and one cause, c0; with c0 observed absent, f0 cannot be present
+    from bayesnet.network import NoisyOrNetwork
+
+    network = NoisyOrNetwork.from_arrays(
+        context={"age": (["young", "old"], np.array([0.4, 0.6]))}, conditions=["c0", "c1"],
+        condition_leak=np.array([0.2, 0.3]), risk={"age": np.array([[0.0, 0.1], [0.0, 0.0]])}, findings=["f0", "f1"], finding_leak=np.array([0.0, 0.1]),
+        link=np.array([[0.9, 0.0], [0.5, 0.7]]))
+    frame = rank_next_findings(ExactEngine(network), encode_evidence(network, {"c0": "absent"}))
+    row = frame.loc["f0"]
+    assert row["p_present"] == 0.0 and row["expected_entropy_reduction"] == 0.0
+    assert np.isnan(row["entropy_if_present"]) and pd.isna(frame.at["f0", "top_if_present"])
+    assert row["top_if_absent"] == "c1" and frame.attrs["top"] == "c1"
+    assert frame.loc["f1", "expected_entropy_reduction"] > 0
