@@ -264,18 +264,21 @@ def parameter_importance(model: Model, scenarios: Mapping[str, Evidence] | Seque
         Indexed by parameter, sorted by ``max_swing``: ``role, kind``, ``max_swing`` (largest
         swing of any condition in any scenario), ``scenario`` and ``condition`` where it occurs,
         ``mean_swing`` (over scenarios, of the largest swing per scenario), ``top_changes`` (the
-        number of scenarios whose top condition changes within the range) and ``negligible``
-        (``max_swing < negligible`` and no top change).
+        number of scenarios whose top condition changes within the range), ``exercised`` (the
+        number of scenarios in which the parameter enters the answer at all: the leak and links of
+        a finding no scenario observes never do) and ``negligible`` (``max_swing < negligible``
+        and no top change).
 
     ``functions`` may hold precomputed :func:`sensitivity_functions` by scenario name.
     """
     items = list(scenarios.items()) if isinstance(scenarios, Mapping) else list(scenarios)
     if not items:
         raise ValueError("parameter_importance needs at least one scenario")
-    swings, changes = [], []
+    swings, changes, exercised = [], [], []
     for name, evidence in items:
         given = (functions or {}).get(name) or sensitivity_functions(model, evidence)
         swings.append(given.swing().to_numpy())
+        exercised.append((given.A != 0).any(axis=1) | (given.C != 0))
         changes.append(admissible_deviation(model, evidence, given)["changes_within_range"].to_numpy())
     cube = np.stack(swings)                                              # (S, P, n)
     table = parameter_table(model.knowledge.parameters, model.locations, model.network)
@@ -287,5 +290,6 @@ def parameter_importance(model: Model, scenarios: Mapping[str, Evidence] | Seque
     frame["condition"] = [model.conditions[int(np.argmax(cube[s, r]))] for r, s in enumerate(where)]
     frame["mean_swing"] = per_scenario.mean(axis=0)
     frame["top_changes"] = np.stack(changes).sum(axis=0)
+    frame["exercised"] = np.stack(exercised).sum(axis=0)
     frame["negligible"] = (frame["max_swing"] < negligible) & (frame["top_changes"] == 0)
     return frame.sort_values(["max_swing", "top_changes"], ascending=False, kind="stable")

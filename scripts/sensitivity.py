@@ -92,6 +92,11 @@ def _scenario(args: argparse.Namespace) -> tuple[str, dict]:
     return "evidence", parse_evidence(args.evidence)
 
 
+def _expected(path: str) -> dict[str, str]:
+    """Each case's ``expected_top`` where the scenario file gives one."""
+    return {s.case: s.fields.get("expected_top", "") for s in read_scenarios(path)}
+
+
 def _all_scenarios(model: bayesnet.Model, path: str) -> list[tuple[str, dict]]:
     items = [(s.case, dict(s.evidence)) for s in read_scenarios(path)]
     for case, evidence in items:
@@ -146,7 +151,7 @@ def plot_importance(frame: pd.DataFrame, path: Path, top: int) -> Path:
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(shown) + 1.6))
     ax.barh(np.arange(len(shown)), shown["max_swing"], color="#228833")
     ax.set_yticks(np.arange(len(shown)), shown.index, fontsize=8)
-    ax.set_xlabel("largest swing of any posterior over the parameter's range, any scenario")
+    ax.set_xlabel("largest swing of any posterior (over the range, any scenario)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -248,6 +253,7 @@ def _table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
 
 def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     scenarios = _all_scenarios(model, args.scenarios)
+    expected = _expected(args.scenarios)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     bar = _progress(args, args.draws * len(scenarios))
@@ -272,7 +278,8 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
             mc.summary.to_csv(out / f"montecarlo_{slug}.csv")
             plot_intervals(mc.summary, out / f"montecarlo_{slug}.png", args.top, f"{case}: {args.draws} draws")
             top = mc.summary.loc[mc.top]
-            rows.append({"case": case, "top": mc.top, "posterior": top["point"], "median": top["median"],
+            rows.append({"case": case, "expected": expected.get(case, ""), "top": mc.top, "posterior": top["point"],
+                         "median": top["median"],
                          "q05": top["q05"], "q95": top["q95"], "top changes (MC)": f"{mc.top_changed:.1%}",
                          "parameters that can change the top": len(flips),
                          "largest swing": f"{frame.index[0]} ({frame['swing'].iloc[0]:.3f})"})
@@ -288,7 +295,8 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     summary.to_csv(out / "scenarios_summary.csv", index=False)
 
     kinds = pd.Series([p.kind for p in model.knowledge.parameters]).value_counts()
-    never = importance[importance["negligible"]]
+    never = importance[importance["negligible"] & (importance["exercised"] > 0)]
+    idle = importance[importance["exercised"] == 0]
     lines = [
         "# Sensitivity analysis of the differential", "",
         f"Knowledge base `{model.knowledge.path}`: {len(model.knowledge.parameters)} parameters ("
@@ -300,8 +308,9 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
         "co-varied proportionally; leaks and noisy-OR links one at a time) over their `low`-`high` range; "
         "see the README's sensitivity section.", "",
         "## Scenarios", "",
-        "The top condition, its posterior and the Monte Carlo median and 90% interval; how often the top "
-        "changes across draws; how many parameters can change the top within their range.", "",
+        "The condition the case was written for (`expected`), the model's top condition, its posterior and "
+        "the Monte Carlo median and 90% interval; how often the top changes across draws; how many parameters "
+        "can change the top within their range.", "",
         _table(summary), "",
         "## The parameters that matter most across the whole differential", "",
         "Largest swing of any condition's posterior over the parameter's range, in any scenario; "
@@ -332,9 +341,13 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
         _table(whatif[["scenario", "scale", "top", "top_posterior", "new_top", "new_top_posterior", "top_changed",
                        "rank_correlation", "max_change"]]), "",
         "## Parameters that never matter", "",
-        f"{len(never)} of {len(importance)} parameters move no posterior by {args.negligible:g} or more in any "
-        "scenario over their range and never change the top condition:", "",
+        f"{len(never)} of {len(importance)} parameters enter the answer of at least one scenario, yet move no "
+        f"posterior by {args.negligible:g} or more in any scenario over their range and never change the top "
+        "condition:", "",
         ", ".join(f"`{name}`" for name in never.index) if len(never) else "(none)", "",
+        f"Another {len(idle)} parameters are not exercised by the scenario set at all (the leaks and links of "
+        "findings that no scenario observes): "
+        + (", ".join(f"`{name}`" for name in idle.index) if len(idle) else "(none)") + ".", "",
     ]
     report = out / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")

@@ -164,6 +164,9 @@ def test_parameter_importance_summarises_swings_over_scenarios(small_model):
     assert frame.loc["risk:fop<-age_band=child", "top_changes"] == 1
     # the malformed toe is observed in neither scenario: its parameters never matter
     assert frame.loc["link:malformed_great_toe<-fop", "negligible"]
+    assert frame.loc["link:malformed_great_toe<-fop", "exercised"] == 0
+    assert frame.loc["leak:peripheral_rim", "exercised"] == 1          # observed in trauma_rim only
+    assert frame.loc["prior:trauma=present", "exercised"] == 2
     assert not frame.loc["risk:fop<-age_band=child", "negligible"]
     assert list(frame["max_swing"]) == sorted(frame["max_swing"], reverse=True)
 
