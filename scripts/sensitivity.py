@@ -41,7 +41,7 @@ from bayesnet.errors import BayesnetError, UnknownNameError  # noqa: E402
 from bayesnet.montecarlo import monte_carlo  # noqa: E402
 from bayesnet.scenarios import read_scenarios  # noqa: E402
 from bayesnet.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions  # noqa: E402
-from bayesnet.verbal_whatif import read_verbal_scale, stretched_scale, verbal_what_if  # noqa: E402
+from bayesnet.verbal_whatif import SCALE_COLUMNS, read_verbal_scale, stretched_scale, verbal_what_if  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SCENARIOS = HERE / "scenarios.csv"
@@ -230,10 +230,19 @@ def _scales(model: bayesnet.Model, paths: Sequence[str] | None) -> dict:
     return {name: stretched_scale(model.knowledge.verbal_scale, f) for name, f in DEFAULT_FACTORS.items()}
 
 
+def _write_scales(scales: dict, out: Path) -> None:
+    """Each alternative scale as a CSV in the format of verbal_scale.csv, for review."""
+    for name, scale in scales.items():
+        frame = pd.DataFrame([{c: getattr(v, c) for c in SCALE_COLUMNS} for v in scale], columns=list(SCALE_COLUMNS))
+        frame.to_csv(out / f"scale_{_slug(name)}.csv", index=False)
+
+
 def cmd_whatif(model: bayesnet.Model, args: argparse.Namespace) -> int:
-    frame = verbal_what_if(model, _all_scenarios(model, args.scenarios), _scales(model, args.scale))
+    scales = _scales(model, args.scale)
+    frame = verbal_what_if(model, _all_scenarios(model, args.scenarios), scales)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
+    _write_scales(scales, out)
     path = out / "whatif.csv"
     frame.to_csv(path, index=False)
     print(f"wrote {path}: the top condition changes in {int(frame['top_changed'].sum())} of {len(frame)} "
@@ -289,8 +298,10 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     importance = parameter_importance(model, scenarios, negligible=args.negligible, functions=computed)
     importance.to_csv(out / "importance.csv", index_label="parameter")
     plot_importance(importance, out / "importance.png", args.top)
-    whatif = verbal_what_if(model, scenarios, _scales(model, args.scale))
+    scales = _scales(model, args.scale)
+    whatif = verbal_what_if(model, scenarios, scales)
     whatif.to_csv(out / "whatif.csv", index=False)
+    _write_scales(scales, out)
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "scenarios_summary.csv", index=False)
 
@@ -337,7 +348,8 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
         "## Verbal-scale what-if", "",
         "Every verbal value re-read through another scale: "
         + ("; ".join(f"`{n}` (log-odds x {f:.3g})" for n, f in DEFAULT_FACTORS.items()) if not args.scale
-           else ", ".join(f"`{p}`" for p in args.scale)) + ".", "",
+           else ", ".join(f"`{p}`" for p in args.scale)) + "; each scale used is written beside this report as "
+        "`scale_<name>.csv`.", "",
         _table(whatif[["scenario", "scale", "top", "top_posterior", "new_top", "new_top_posterior", "top_changed",
                        "rank_correlation", "max_change"]]), "",
         "## Parameters that never matter", "",
@@ -420,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_whatif)
     p = sub.add_parser("report", help="everything over the scenario set, as Markdown with PNGs")
     _common(p)
-    _monte_carlo_options(p, draws=2000)
+    _monte_carlo_options(p, draws=10_000)
     _scale_options(p)
     p.add_argument("--negligible", type=_probability, default=1e-3, metavar="D",
                    help="a parameter never matters if no posterior swings by D or more (default %(default)s)")

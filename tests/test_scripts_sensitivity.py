@@ -85,6 +85,9 @@ def test_whatif_over_the_scenario_set(script, tmp_path):
     content = rows(tmp_path / "whatif.csv")
     assert [(r["scenario"], r["scale"]) for r in content][:2] == [("fop_neck", "extreme"), ("fop_neck", "cautious")]
     assert len(content) == 6
+    extreme = rows(tmp_path / "scale_extreme.csv")
+    assert [r["phrase"] for r in extreme] == ["usually", "often", "may"]
+    assert float(extreme[0]["value"]) == pytest.approx(8 / 9)      # usually 0.8 at log-odds x 1.5
     scale = tmp_path / "flat.csv"
     scale.write_text("phrase,value,low,high,anchor,note\nusually,0.5,0.4,0.6,,\noften,0.5,0.4,0.6,,\n"
                      "may,0.5,0.4,0.6,,\n")
