@@ -34,7 +34,7 @@ from .engine import ParameterBatch
 from .knowledge import BINARY, Parameter
 from .network import NoisyOrNetwork, ParameterLocation, link_from_value
 
-__all__ = ["parameter_table", "native_value", "record_value", "covary", "batch_with_one_changed",
+__all__ = ["parameter_table", "native_at", "native_value", "record_value", "covary", "batch_with_one_changed",
            "batch_from_records"]
 
 TABLE_COLUMNS = ["role", "kind", "node", "parent", "state", "value", "low", "high", "leak", "x0", "x_low", "x_high",

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import query_parameter_batch
+from .errors import UnknownNameError
 from .evidence import EncodedEvidence, Evidence
 from .model import Model
 from .parameters import batch_with_one_changed, parameter_table, record_value
@@ -156,8 +157,6 @@ def _target_index(functions: SensitivityFunctions, target: str | None) -> int:
     if target is None:
         return functions.conditions.index(functions.top())
     if target not in functions.conditions:
-        from .errors import UnknownNameError
-
         raise UnknownNameError("condition", target, functions.conditions)
     return functions.conditions.index(target)
 

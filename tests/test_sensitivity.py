@@ -13,6 +13,8 @@ SCENARIOS = {
     "trauma_rim": {"trauma": "present", "peripheral_rim": "present", "amorphous_mineral": "absent"},
     "soft": {"neck_involved": [0.3, 0.9], "age_band": [0.5, 1.0], "malformed_great_toe": "absent"},
     "none": {},
+    # P(adult) = 0.8 is varied down to 0 for the second propagation: the evidence is impossible there
+    "adult": {"age_band": "adult", "neck_involved": "present", "trabeculated_bone": "absent"},
 }
 
 
