@@ -139,3 +139,13 @@ def test_a_bad_scenario_file_names_the_case(script, tmp_path, capsys):
     status = script.main(["report", "--priors", str(SMALL), "--scenarios", str(bad), "-o", str(tmp_path)])
     assert status == 2
     assert "case 'broken'" in capsys.readouterr().err
+
+
+def test_the_shipped_scenario_set_is_valid_evidence_for_the_shipped_model(model):
+    from bayesnet.scenarios import read_scenarios
+
+    scenarios = read_scenarios(ROOT / "scripts" / "scenarios.csv")
+    assert len(scenarios) >= 6
+    for scenario in scenarios:
+        model.encode(scenario.evidence)
+        assert scenario.fields["expected_top"] in model.conditions
