@@ -20,3 +20,9 @@ def test_case_ranks_the_expected_condition_first(model, case):
 def test_cases_cover_the_required_scenarios():
     assert len(CASES) >= 6
     assert len({c["expected_top"] for c in CASES}) >= 6
+
+
+def test_the_sensitivity_scenarios_are_the_seed_cases():
+    """scripts/scenarios.csv ships with the scripts; it must not drift from the tested cases."""
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "scripts" / "scenarios.csv").read_bytes() == (root / "tests" / "cases.csv").read_bytes()
