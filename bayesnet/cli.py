@@ -15,39 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .errors import BayesnetError, EvidenceError
-from .evidence import EvidenceValue
+from .arguments import EXIT_USAGE, ArgumentParser
+from .errors import BayesnetError
+from .evidence import parse_evidence
 from .model import Model, load
 from .score_command import add_score_arguments, cmd_score
 from .explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 
 __all__ = ["main", "parse_evidence"]
-
-EXIT_USAGE = 2
-
-
-class UsageError(BayesnetError):
-    """A command-line argument that cannot be used."""
-
-
-def parse_evidence(tokens: Sequence[str]) -> dict[str, EvidenceValue]:
-    """Parse ``node=state`` and ``node=0.2,0.8`` tokens into an evidence mapping."""
-    evidence: dict[str, EvidenceValue] = {}
-    for token in tokens:
-        node, sep, value = token.partition("=")
-        node, value = node.strip(), value.strip()
-        if not sep or not node or not value:
-            raise EvidenceError(f"evidence must be written node=state or node=0.2,0.8 (one number per state), got {token!r}")
-        if node in evidence:
-            raise EvidenceError(f"{node} is given twice: {node}={evidence[node]} and {token}")
-        if value[0].isdigit() or value[0] == ".":
-            try:
-                evidence[node] = [float(v) for v in value.split(",")]
-            except ValueError:
-                raise EvidenceError(f"soft evidence must be numbers separated by commas, got {token!r}") from None
-        else:
-            evidence[node] = value
-    return evidence
 
 
 def _write(text: str, output: str | None) -> None:
@@ -126,18 +101,11 @@ def cmd_export(model: Model, args: argparse.Namespace) -> int:
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit status 2."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="bayesnet", description="Differential diagnosis of ectopic mineralisation.")
+    parser = ArgumentParser(prog="bayesnet", description="Differential diagnosis of ectopic mineralisation.")
     parser.add_argument("--version", action="version", version=f"bayesnet {__version__}")
     parser.add_argument("--priors", metavar="DIR", help="knowledge-base folder (default: the shipped one)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser, metavar="COMMAND")
 
     p = sub.add_parser("query", help="the ranked differential for some evidence",
                        description="Print P(condition present | evidence) for every condition, ranked.")

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import EvidenceError, UnknownNameError
 from .network import NoisyOrNetwork
 
-__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe"]
+__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence"]
 
 EvidenceValue = Union[str, Sequence[float], Mapping[str, float], None]
 Evidence = Mapping[str, EvidenceValue]
@@ -145,3 +145,31 @@ class EvidenceBatch:
     def case(self, i: int) -> EncodedEvidence:
         """Case ``i`` as single-case evidence (without the item list used for messages)."""
         return EncodedEvidence(tuple(c[i] for c in self.context), self.conditions[i], self.findings[i], ())
+
+
+def parse_evidence(tokens: Sequence[str] | str) -> dict[str, EvidenceValue]:
+    """Parse ``node=state`` and ``node=0.2,0.8`` items (a list, or one string separated by spaces).
+
+    Raises
+    ------
+    EvidenceError
+        For an item that is not ``node=value``, a malformed likelihood, or a node given twice.
+    """
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    evidence: dict[str, EvidenceValue] = {}
+    for token in tokens:
+        node, sep, value = token.partition("=")
+        node, value = node.strip(), value.strip()
+        if not sep or not node or not value:
+            raise EvidenceError(f"evidence must be written node=state or node=0.2,0.8 (one number per state), got {token!r}")
+        if node in evidence:
+            raise EvidenceError(f"{node} is given twice: {node}={evidence[node]} and {token}")
+        if value[0].isdigit() or value[0] == ".":
+            try:
+                evidence[node] = [float(v) for v in value.split(",")]
+            except ValueError:
+                raise EvidenceError(f"soft evidence must be numbers separated by commas, got {token!r}") from None
+        else:
+            evidence[node] = value
+    return evidence

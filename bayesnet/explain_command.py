@@ -9,20 +9,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .arguments import positive_int
+from .evidence import parse_evidence
+
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
 __all__ = ["add_explain_arguments", "cmd_explain", "add_next_arguments", "cmd_next"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def _number(x: float, signed: bool = False) -> str:
@@ -50,7 +43,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
     parser.add_argument("--condition", metavar="C",
                         help="explain this condition item by item (default: compare the top conditions)")
-    parser.add_argument("--top", type=_positive, default=4, metavar="N",
+    parser.add_argument("--top", type=positive_int, default=4, metavar="N",
                         help="conditions compared side by side when --condition is not given (default 4)")
     parser.add_argument("--order", nargs="+", metavar="NODE",
                         help="the chain order of the observed nodes (default: the order given)")
@@ -60,14 +53,13 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
 def add_next_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``bayesnet next``."""
     parser.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
-    parser.add_argument("--top", type=_positive, default=10, metavar="N", help="show the first N findings (default 10)")
+    parser.add_argument("--top", type=positive_int, default=10, metavar="N", help="show the first N findings (default 10)")
     parser.add_argument("--conditions", nargs="+", metavar="C",
                         help="count only these conditions' uncertainty (default: every condition)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def cmd_explain(model: Model, args: argparse.Namespace) -> int:
-    from .cli import parse_evidence
 
     evidence = parse_evidence(args.evidence)
     frame = model.explain(evidence, args.condition, top=args.top, order=args.order)
@@ -132,7 +124,6 @@ def _explain_many(frame: pd.DataFrame, as_json: bool) -> str:
 
 
 def cmd_next(model: Model, args: argparse.Namespace) -> int:
-    from .cli import parse_evidence
 
     frame = model.next_findings(parse_evidence(args.evidence), conditions=args.conditions)
     shown = frame.head(args.top)

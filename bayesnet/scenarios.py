@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BayesnetError
-from .evidence import Evidence
+from .evidence import Evidence, parse_evidence
 
-__all__ = ["Scenario", "ScenarioError", "read_scenarios", "parse_items"]
+__all__ = ["Scenario", "ScenarioError", "read_scenarios"]
 
 REQUIRED = ("case", "evidence")
 
@@ -36,31 +36,6 @@ class Scenario:
     def text(self) -> str:
         """The evidence as written in the file."""
         return self.fields.get("evidence", "")
-
-
-def parse_items(text: str) -> dict[str, str | list[float]]:
-    """Parse ``node=state`` and ``node=0.2,0.8`` items separated by spaces into an evidence mapping.
-
-    Raises
-    ------
-    ValueError
-        For an item that is not ``node=value``, a malformed likelihood, or a node given twice.
-    """
-    evidence: dict[str, str | list[float]] = {}
-    for token in text.split():
-        node, sep, value = token.partition("=")
-        if not sep or not node or not value:
-            raise ValueError(f"expected node=state items, got {token!r}")
-        if node in evidence:
-            raise ValueError(f"{node} is given twice")
-        if value[0].isdigit() or value[0] == ".":
-            try:
-                evidence[node] = [float(v) for v in value.split(",")]
-            except ValueError:
-                raise ValueError(f"expected numbers separated by commas in {token!r}") from None
-        else:
-            evidence[node] = value
-    return evidence
 
 
 def read_scenarios(path: str | Path) -> tuple[Scenario, ...]:
@@ -96,7 +71,7 @@ def read_scenarios(path: str | Path) -> tuple[Scenario, ...]:
             if name in seen:
                 raise ScenarioError(f"{path.name}:{line} [case]: {name!r} is already used on line {seen[name]}")
             try:
-                evidence = parse_items(values["evidence"])
+                evidence = parse_evidence(values["evidence"])
             except ValueError as error:
                 raise ScenarioError(f"{path.name}:{line} [evidence]: {error}") from None
             seen[name] = line

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from .arguments import positive_int
 from .cohort import ON_ERROR, empty_errors, empty_scores, score_csv
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,16 +21,6 @@ __all__ = ["add_score_arguments", "cmd_score"]
 
 #: problems printed on standard error when skipped rows are not written to an --errors file
 SHOWN_PROBLEMS = 20
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +34,7 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
                              "and reported (skip)")
     parser.add_argument("--errors", metavar="FILE",
                         help="write every skipped row's problem here (row, column, value, message)")
-    parser.add_argument("--chunksize", type=_positive, default=10_000, metavar="N",
+    parser.add_argument("--chunksize", type=positive_int, default=10_000, metavar="N",
                         help="rows read and scored at a time (default 10000); memory grows with it")
     parser.add_argument("--id", dest="id_column", metavar="COLUMN",
                         help="a column of case identifiers, copied to the output (default: the row number)")

@@ -33,32 +33,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import bayesnet  # noqa: E402
-from bayesnet.cli import parse_evidence  # noqa: E402
+from bayesnet.arguments import EXIT_USAGE, ArgumentParser, positive_int  # noqa: E402
 from bayesnet.errors import BayesnetError  # noqa: E402
-
-EXIT_USAGE = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
+from bayesnet.evidence import parse_evidence  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="plot_differential.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="plot_differential.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
     parser.add_argument("--condition", metavar="C", help="condition of the weight-of-evidence chart (default: the top one)")
-    parser.add_argument("--top", type=_positive, default=8, metavar="N",
+    parser.add_argument("--top", type=positive_int, default=8, metavar="N",
                         help="conditions in the bar chart (default 8); the comparison shows at most 5")
     parser.add_argument("--priors", metavar="DIR", help="knowledge-base folder (default: the shipped one)")
     parser.add_argument("-o", "--output", metavar="DIR", default="differential-out", help="folder for the PNG files")

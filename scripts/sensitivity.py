@@ -36,8 +36,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import bayesnet  # noqa: E402
-from bayesnet.cli import parse_evidence  # noqa: E402
+from bayesnet.arguments import EXIT_USAGE, ArgumentParser, non_negative_int, positive_int  # noqa: E402
 from bayesnet.errors import BayesnetError, UnknownNameError  # noqa: E402
+from bayesnet.evidence import parse_evidence  # noqa: E402
 from bayesnet.montecarlo import monte_carlo  # noqa: E402
 from bayesnet.scenarios import read_scenarios  # noqa: E402
 from bayesnet.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions  # noqa: E402
@@ -45,34 +46,8 @@ from bayesnet.verbal_whatif import SCALE_COLUMNS, read_verbal_scale, stretched_s
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SCENARIOS = HERE / "scenarios.csv"
-EXIT_USAGE = 2
 #: log-odds factors of the default alternative verbal scales
 DEFAULT_FACTORS = {"extreme": 1.5, "cautious": 1 / 1.5}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}")
-    return value
 
 
 def _slug(text: str) -> str:
@@ -384,7 +359,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="scenario set: columns case, evidence (default: %(default)s)")
     p.add_argument("-o", "--output", metavar="DIR", default="sensitivity-out",
                    help="folder for the files written (default: %(default)s)")
-    p.add_argument("--top", type=_positive, default=15, metavar="K",
+    p.add_argument("--top", type=positive_int, default=15, metavar="K",
                    help="parameters or conditions shown in plots and tables (default: %(default)s)")
 
 
@@ -394,9 +369,9 @@ def _single(p: argparse.ArgumentParser) -> None:
 
 
 def _monte_carlo_options(p: argparse.ArgumentParser, draws: int) -> None:
-    p.add_argument("--draws", type=_positive, default=draws, metavar="N",
+    p.add_argument("--draws", type=positive_int, default=draws, metavar="N",
                    help="Monte Carlo draws per scenario (default: %(default)s)")
-    p.add_argument("--seed", type=_seed, default=0, metavar="S", help="random seed (default: %(default)s)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="random seed (default: %(default)s)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: on a terminal, for long runs)")
 
@@ -408,8 +383,8 @@ def _scale_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sensitivity", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    parser = ArgumentParser(prog="sensitivity", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser, metavar="COMMAND")
 
     p = sub.add_parser("oneway", help="one-way sensitivity and a tornado plot")
     _common(p)

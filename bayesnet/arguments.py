@@ -1,0 +1,37 @@
+"""Command-line plumbing shared by the ``bayesnet`` command and the scripts in ``scripts/``."""
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+__all__ = ["EXIT_USAGE", "ArgumentParser", "positive_int", "non_negative_int"]
+
+#: exit status for bad input, as argparse uses for usage errors
+EXIT_USAGE = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on standard error and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    return _whole(text, minimum=1, words="a positive whole number")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of at least 0 (a seed, for example)."""
+    return _whole(text, minimum=0, words="a non-negative whole number")
+
+
+def _whole(text: str, minimum: int, words: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}")
+    return value
