@@ -31,6 +31,7 @@ import numpy as np
 from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
 from .network import NoisyOrNetwork
+from .single import SingleQuery
 from .sweep import sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
@@ -97,6 +98,9 @@ class ExactEngine:
         self._parameters = _Parameters.build(
             self.structure, [p[None] for p in network.context_prior], network.condition_leak[None],
             [r[None] for r in network.risk], network.finding_leak[None], network.link[None])
+        p = self._parameters
+        self._single = SingleQuery(self.structure, p.prior[0], p.log_absent[0], p.log_present[0], p.log_a[0],
+                                   p.log_b[0], p.link[0], p.leak[0])
 
     # ------------------------------------------------------------------ public
     def query(self, evidence: EncodedEvidence) -> Answer:
@@ -104,6 +108,9 @@ class ExactEngine:
 
         Impossible evidence gives ``log_evidence = -inf`` and a posterior of NaN.
         """
+        fast = self._single(evidence)
+        if fast is not None:
+            return Answer(*fast)
         context = np.concatenate([*evidence.context, _PAD])[None]
         log_evidence, posterior = _evaluate(self.structure, self._parameters, context,
                                             evidence.conditions[None], evidence.findings[None])
@@ -254,8 +261,7 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
     sizes: tuple[int, ...] = ()
     if not np.all(plain):
         sizes = tuple(structure.cards[k] for k in structure.satellites)
-        member = structure.membership                                                        # (n, G)
-        joint = np.einsum("najw,jg->nagw", np.maximum(log_f, LOG_ZERO), member)
+        joint = np.einsum("najw,jg->nagw", np.maximum(log_f, LOG_ZERO), structure.membership)
         joint = np.where(joint < LOG_ZERO / 10, -np.inf, joint) + log_weight[:, None, structure.satellite_index]
         top = joint.max(axis=3, keepdims=True)
         safe_top = np.where(top > -np.inf, top, 0.0)
@@ -263,7 +269,8 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         total = share.sum(axis=3, keepdims=True)
         mixing = np.where(total > 0, share / np.where(total > 0, total, 1.0), 0.0)           # (N, A, G, W)
         with np.errstate(divide="ignore"):
-            log_total = log_total + (np.log(total) + safe_top)[..., 0].sum(axis=2)
+            group_total = (np.log(total) + safe_top)[..., 0]                                 # (N, A, G)
+        log_total = log_total + group_total.sum(axis=2)
 
     # ---- the slots
     present = None
@@ -271,20 +278,13 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
     if M or canonical:
         if not M:
             links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))
-        if mixing is None:
-            mixing = np.zeros((N, A, 0, 1))
-        result = sweep(q0, q1, links, final, group, mixing, sizes, canonical=canonical)
+        result = sweep(q0, q1, links, final, group, mixing if mixing is not None else np.zeros((N, A, 0, 1)),
+                       sizes, canonical=canonical)
         log_total = log_total + result.log_z
         present, swept, satellite = result.present, result.swept, result.satellite
 
     # ---- combine over hub configurations
-    top = log_total.max(axis=1, keepdims=True)
-    safe_top = np.where(top > -np.inf, top, 0.0)
-    share = np.exp(log_total - safe_top)
-    total = share.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_evidence = (np.log(total) + safe_top)[:, 0] + log_const
-        hub_posterior = share / total                                                       # (N, A)
+    log_evidence, hub_posterior = _combine(log_total, log_const)
     if present is not None and np.all(swept):
         by_hub = present
     else:
@@ -294,6 +294,21 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         if present is not None:
             by_hub = np.where(swept, present, by_hub)
     posterior = np.einsum("na,naj->nj", hub_posterior, by_hub)
+    return _finish(log_evidence, posterior, conditions)
+
+
+def _combine(log_total: np.ndarray, log_const: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log P(evidence) ``(N,)`` and the posterior of the hub configurations ``(N, A)``."""
+    top = log_total.max(axis=1, keepdims=True)
+    safe_top = np.where(top > -np.inf, top, 0.0)
+    share = np.exp(log_total - safe_top)
+    total = share.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.log(total) + safe_top)[:, 0] + log_const, share / total
+
+
+def _finish(log_evidence: np.ndarray, posterior: np.ndarray, conditions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Conditions given as certain are exactly certain; impossible evidence gives -inf and NaN."""
     posterior = np.where(conditions[..., 0] == 0, 1.0, np.where(conditions[..., 1] == 0, 0.0, posterior))
     bad = ~(log_evidence > -np.inf)
     if np.any(bad):

@@ -40,7 +40,9 @@ import numpy as np
 __all__ = ["sweep", "plan", "Plan", "SweepResult"]
 
 #: with more slots than this the order of the conditions is chosen greedily
-GREEDY_SLOTS = 6
+GREEDY_SLOTS = 12
+#: a state whose largest entry falls below this is rescaled (far above the float64 underflow)
+RESCALE_BELOW = 1e-100
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,25 @@ def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan
     if not canonical and n_slots > GREEDY_SLOTS and len(blocks) > 1:
         blocks = _greedy(blocks, active)
     order = [int(j) for _, members in blocks for j in members]
-    position = np.full(n, -1)
-    position[order] = np.arange(len(order))
-    if canonical:
-        first = np.full(n_slots, -1)
-        last = np.full(n_slots, len(order))
-    else:
-        last = np.where(active, position[None, :], -1).max(axis=1)
-        first = np.where(active, position[None, :], len(order)).min(axis=1)
+    slot_list, cond_list = np.nonzero(active)
+    causes_of: dict[int, list[int]] = {}
+    for k, j in zip(slot_list.tolist(), cond_list.tolist()):
+        causes_of.setdefault(j, []).append(k)
+    opens: dict[int, list[int]] = {}
+    closes: dict[int, list[int]] = {}
+    if not canonical:
+        position = {j: i for i, j in enumerate(order)}
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for j in order:
+            for k in causes_of.get(j, ()):
+                if k not in first:
+                    first[k] = j
+                last[k] = j
+        for k, j in first.items():
+            opens.setdefault(j, []).append(k)
+        for k, j in last.items():
+            closes.setdefault(j, []).append(k)
     steps: list[tuple[str, int, int, tuple[tuple[int, int], ...]]] = []
     open_slots: list[int] = []
 
@@ -111,22 +124,22 @@ def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan
         open_slots.remove(k)
 
     for k in range(n_slots):
-        if canonical or last[k] < 0:
+        if canonical:
             add(k)
-            if not canonical:  # no condition can activate it: a constant weight
-                drop(k)
+        elif k not in first:  # no condition can activate it: a constant weight
+            add(k)
+            drop(k)
     peak = len(open_slots)
     for g, members in blocks:
         if g >= 0:
             steps.append(("enter", g, 0, ()))
-        for j in members:
-            for k in np.flatnonzero(first == position[j]):
-                add(int(k))
+        for j in members.tolist():
+            for k in opens.get(j, ()):
+                add(k)
             peak = max(peak, len(open_slots))
-            edges = tuple((open_slots.index(int(k)), int(k)) for k in np.flatnonzero(active[:, j]))
-            steps.append(("cond", int(j), 0, edges))
-            for k in np.flatnonzero(last == position[j]):
-                drop(int(k))
+            steps.append(("cond", j, 0, tuple((open_slots.index(k), k) for k in causes_of.get(j, ()))))
+            for k in closes.get(j, ()):
+                drop(k)
         if g >= 0:
             steps.append(("exit", g, 0, ()))
     for k in list(open_slots):
@@ -159,14 +172,16 @@ def _at(axis: int, index: int) -> tuple:
 
 
 def _normalise(x: np.ndarray, log_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Divide each (row, hub) block of a state ``(2, ..., 2, N, A, S)`` by its maximum."""
-    N, A = x.shape[-3:-1]
-    top = np.moveaxis(x, -3, 0).reshape(N, -1, A, x.shape[-1]).max(axis=(1, 3))          # (N, A)
-    positive = top > 0
-    safe = np.where(positive, top, 1.0)
-    with np.errstate(divide="ignore"):
-        log_scale = log_scale + np.where(positive, np.log(safe), -np.inf)
-    return x / safe[:, :, None], log_scale
+    """Rescale the (row, hub) blocks of a state ``(2, ..., 2, N, A, S)`` whose largest entry fell
+    below ``RESCALE_BELOW`` by a power of two (exactly, so no rounding), adding its log to
+    ``log_scale``. Blocks are rescaled one by one, so a row's numbers never depend on other rows."""
+    N, A, S = x.shape[-3:]
+    top = x.reshape(-1, N, A, S).max(axis=(0, 3))                                          # (N, A)
+    low = (top < RESCALE_BELOW) & (top > 0)
+    if not np.any(low):
+        return x, log_scale
+    exponent = np.where(low, np.frexp(top)[1], 0)
+    return x * np.ldexp(1.0, -exponent)[:, :, None], log_scale + exponent * np.log(2.0)
 
 
 def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, group: np.ndarray,
@@ -268,3 +283,4 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
         for g, scale in satellite_scale.items():
             satellite[:, :, g] = np.where(finite[..., None], np.exp(np.log(satellite[:, :, g]) + (scale - safe_z)[..., None]), 0.0)
     return SweepResult(log_z, present, the_plan.swept, satellite)
+
