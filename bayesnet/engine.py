@@ -32,7 +32,7 @@ from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
 from .network import NoisyOrNetwork
 from .single import SingleQuery
-from .sweep import sweep
+from .sweep import plan, sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 
@@ -181,9 +181,12 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
     N rows and the parameters one of 1 or N; they broadcast. The context is collapsed to one
     configuration when every row knows it fully, and otherwise kept whole (every hub configuration,
     every satellite summed), so the arithmetic of a row never depends on the other rows.
+
+    With the adaptive plan, if the sweep would hold too many slots open at once (a condition with
+    many positive findings that have other causes too), the sum is split over the states of the
+    conditions that open the most slots (:func:`_split`): memory stays bounded for any evidence.
     """
     N = max(findings.shape[0], params.log_absent.shape[0], context.shape[0])
-    n = params.log_absent.shape[2]
     lam0, lam1 = findings[..., 0], findings[..., 1]
     informative = lam0 != lam1
     absorbed = informative & (lam1 == 0)
@@ -199,6 +202,7 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
 
     # ---- slots: positive and soft findings
     M = int(slot_mask[0].sum())
+    links = final = None
     if M:
         index = np.nonzero(np.broadcast_to(slot_mask, (N, slot_mask.shape[1])))[1].reshape(N, M)
         rows = np.arange(N)[:, None]
@@ -211,6 +215,104 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         top = final.max(axis=-1)
         final = final / top[..., None]
         log_const = log_const + np.log(top).sum(axis=1)
+        canonical = canonical and M <= BATCH_SLOTS  # the canonical plan keeps every slot open
+        if not canonical:
+            cut = _cutset(structure, context, links)
+            if cut.size:
+                return _split(structure, params, context, conditions, log_const, log_u, links, final, cut)
+    return _core(structure, params, context, conditions, log_const, log_u, links, final, canonical)
+
+
+#: the adaptive sweep may hold at most this many states (open slots x context configurations) per row
+STATE_LIMIT = 1 << 15
+
+
+def _cutset(structure: ContextStructure, context: np.ndarray, links: np.ndarray) -> np.ndarray:
+    """Conditions to split the sum over so that the sweep's state stays within ``STATE_LIMIT``."""
+    spread = 1 if np.all(_known(structure, context)) else structure.hub_size * structure.width
+    active = (links != 0).any(axis=0)                                                       # (M, n)
+    if (spread << min(int(active.any(axis=1).sum()), 60)) <= STATE_LIMIT:
+        return np.zeros(0, dtype=int)
+    cut: list[int] = []
+    group = structure.group if spread > 1 else np.full(active.shape[1], -1)
+    while True:
+        active = active & (active.sum(axis=1, keepdims=True) > 1)  # slots of one cause are absorbed
+        if not active.any() or (spread << plan(active, group).peak) <= STATE_LIMIT:
+            break
+        j = int(active.sum(axis=0).argmax())
+        cut.append(j)
+        active[:, j] = False
+    return np.asarray(cut, dtype=int)
+
+
+def _split(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
+           log_const: np.ndarray, log_u: np.ndarray, links: np.ndarray, final: np.ndarray,
+           cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum over the states of the conditions in ``cut`` one branch at a time (non-negative terms).
+
+    In a branch each condition of ``cut`` is known: absent, or present, when it activates each of
+    its slots with its link probability, which folds into that slot's weight when not otherwise
+    activated: ``final[k, 0] -> final[k, 0] (1 - p) + final[k, 1] p``.
+    """
+    N = links.shape[0]
+    n = links.shape[2]
+    conditions = np.broadcast_to(conditions, (N, n, 2))
+    bits = ((np.arange(1 << cut.size)[:, None] >> np.arange(cut.size)[None, :]) & 1).astype(bool)
+    trimmed = links.copy()
+    trimmed[:, :, cut] = 0.0
+    totals, parts = [], []
+    for branch in bits:
+        mu = conditions.copy()
+        mu[:, cut, 0] = np.where(branch, 0.0, mu[:, cut, 0])
+        mu[:, cut, 1] = np.where(branch, mu[:, cut, 1], 0.0)
+        weights = final.copy()
+        for j in cut[branch]:
+            p = links[:, :, j]
+            weights[:, :, 0] = weights[:, :, 0] * (1.0 - p) + weights[:, :, 1] * p
+        log_evidence, posterior = _core(structure, params, context, mu, log_const, log_u, trimmed, weights, False)
+        totals.append(log_evidence)
+        parts.append(posterior)
+    totals_ = np.stack(totals)                                                                # (branches, N)
+    top = totals_.max(axis=0)
+    safe = np.where(top > -np.inf, top, 0.0)
+    share = np.exp(totals_ - safe)
+    total = share.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_evidence = np.log(total) + safe
+        posterior = np.einsum("bn,bnj->nj", share / total, np.nan_to_num(np.stack(parts)))
+    return _finish(log_evidence, posterior, conditions)
+
+
+def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
+          log_const: np.ndarray, log_u: np.ndarray, links: np.ndarray | None, final: np.ndarray | None,
+          canonical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The context, the conditions' weights and the sweep, for slots already extracted.
+
+    With the adaptive plan, a slot that only one condition can activate is absorbed into that
+    condition's weights (``final[k, 0]`` when absent, ``final[k, 0] (1 - p) + final[k, 1] p`` when
+    present), like a negative finding.
+    """
+    N = max(conditions.shape[0], params.log_absent.shape[0], context.shape[0], log_const.shape[0])
+    n = params.log_absent.shape[2]
+    M = 0 if links is None else links.shape[1]
+    add0 = add1 = None
+    if M and not canonical:
+        active = (links != 0).any(axis=0)                                                   # (M, n)
+        lone = active.sum(axis=1) == 1
+        if lone.any():
+            k = lone.nonzero()[0]
+            cause = active[k].argmax(axis=1)
+            p = links[:, k, cause]                                                          # (N, K)
+            w0, w1 = final[:, k, 0], final[:, k, 1]
+            with np.errstate(divide="ignore"):
+                terms = np.stack([np.log(w0), np.log(w0 * (1.0 - p) + w1 * p)])            # (2, N, K)
+            onto = np.zeros((k.size, n))
+            onto[np.arange(k.size), cause] = 1.0
+            add0, add1 = np.where((added := np.maximum(terms, LOG_ZERO) @ onto) < LOG_ZERO / 10, -np.inf, added)
+            links, final = links[:, ~lone], final[:, ~lone]
+            M = links.shape[1]
+            if not M:
+                links = final = None
 
     # ---- context
     weight = params.prior * context                                                         # (N, T + 1)
@@ -246,6 +348,9 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         log_mu = np.log(conditions)
     log_h0 = log_mu[:, None, :, None, 0] + log_absent
     log_h1 = log_mu[:, None, :, None, 1] + log_present + log_u[:, None, :, None]
+    if add0 is not None:
+        log_h0 = log_h0 + add0[:, None, :, None]
+        log_h1 = log_h1 + add1[:, None, :, None]
     possible = (log_h0 > -np.inf) | (log_h1 > -np.inf)
     with np.errstate(invalid="ignore"):
         gap = np.where(possible, log_h1 - log_h0, 0.0)
