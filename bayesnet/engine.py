@@ -23,7 +23,9 @@ Each finding's evidence is a likelihood ``(lam0, lam1)`` over absent/present, an
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,7 @@ import numpy as np
 from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
 from .network import NoisyOrNetwork
+from .focused import solve_rows
 from .single import SingleQuery
 from .sweep import plan, sweep
 
@@ -92,8 +95,10 @@ class ExactEngine:
     >>> answer.posterior                                                     # doctest: +SKIP
     """
 
-    def __init__(self, network: NoisyOrNetwork):
+    def __init__(self, network: NoisyOrNetwork, workers: int | None = None):
         self.network = network
+        #: threads answering the chunks of a large batch (numpy releases the GIL in its loops)
+        self.workers = max(1, min(4, os.cpu_count() or 1)) if workers is None else max(1, int(workers))
         self.structure = context_structure(network)
         self._parameters = _Parameters.build(
             self.structure, [p[None] for p in network.context_prior], network.condition_leak[None],
@@ -147,16 +152,25 @@ class ExactEngine:
                         self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
                 continue
             size = _chunk_size(self.structure, m, k, n, len(self.network.findings))
-            for start in range(0, len(rows), size):
-                r = rows[start:start + size]
-                log_evidence[r], posterior[r] = _evaluate(self.structure, self._parameters, context[r],
-                                                          conditions[r], findings[r], canonical=True)
+            pieces = [rows[start:start + size] for start in range(0, len(rows), size)]
+            if len(pieces) > 1 and self.workers > 1:  # numpy releases the GIL in its loops
+                with ThreadPoolExecutor(self.workers) as pool:
+                    answers = list(pool.map(lambda r: _evaluate(self.structure, self._parameters, context[r],
+                                                                conditions[r], findings[r], canonical=True), pieces))
+            else:
+                answers = [_evaluate(self.structure, self._parameters, context[r], conditions[r], findings[r],
+                                     canonical=True) for r in pieces]
+            for r, (log_e, post) in zip(pieces, answers):
+                log_evidence[r], posterior[r] = log_e, post
         return log_evidence, posterior
 
 
 _PAD = np.zeros(1)
 #: cases with at most this many positive or soft findings are answered together by query_batch
 BATCH_SLOTS = 8
+#: a case of a batch with its context known is answered in closed form when at most this many of its
+#: conditions can each activate several of its positive or soft findings (the rest are swept)
+BATCH_MULTI = 3
 
 
 def _known(structure: ContextStructure, context: np.ndarray) -> np.ndarray:
@@ -195,7 +209,7 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         log_lam0 = np.log(lam0)
     log_const = np.where(informative, np.where(absorbed, log_lam0 + params.log_a, 0.0), log_lam0).sum(axis=1)
     if params.log_b.shape[0] == 1:
-        log_u = np.einsum("bi,ij->bj", absorbed.astype(float), params.log_b[0])           # (N, n)
+        log_u = _absorb(absorbed, params.log_b[0])                                         # (N, n)
     else:
         log_u = np.einsum("bi,bij->bj", np.broadcast_to(absorbed, params.log_a.shape).astype(float), params.log_b)
     log_u = np.where(log_u < LOG_ZERO / 10, -np.inf, log_u)
@@ -221,6 +235,23 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
             if cut.size:
                 return _split(structure, params, context, conditions, log_const, log_u, links, final, cut)
     return _core(structure, params, context, conditions, log_const, log_u, links, final, canonical)
+
+
+def _absorb(absorbed: np.ndarray, log_b: np.ndarray) -> np.ndarray:
+    """``(N, n)``: for each row, the sum of ``log_b`` over its absorbed findings, added in finding
+    order (so a row's sum does not depend on the other rows)."""
+    N = absorbed.shape[0]
+    count = absorbed.sum(axis=1)
+    width = int(count.max(initial=0))
+    if width == 0:
+        return np.zeros((N, log_b.shape[1]))
+    order = np.argsort(~absorbed, axis=1, kind="stable")[:, :width]                       # absorbed first
+    padded = np.vstack([log_b, np.zeros((1, log_b.shape[1]))])
+    index = np.where(np.arange(width)[None, :] < count[:, None], order, log_b.shape[0])
+    total = padded[index[:, 0]].copy()
+    for column in range(1, width):
+        total += padded[index[:, column]]
+    return total
 
 
 #: the adaptive sweep may hold at most this many states (open slots x context configurations) per row
@@ -380,6 +411,31 @@ def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray,
     # ---- the slots
     present = None
     satellite = mixing
+    if canonical and A == 1 and mixing is None:  # a batch with the context known: rows in closed form
+        if not M:
+            links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))
+        q0_, q1_ = np.broadcast_to(q0[:, 0, :, 0], (N, n)), np.broadcast_to(q1[:, 0, :, 0], (N, n))
+        links, final = np.broadcast_to(links, (N,) + links.shape[1:]), np.broadcast_to(final, (N,) + final.shape[1:])
+        log_row = np.broadcast_to(log_total[:, 0], (N,)).copy()
+        by_row = q1_.copy()
+        ok = np.zeros(N, bool)
+        touches = (links > 0).sum(axis=1)
+        multi = (touches >= 2).sum(axis=1)
+        for count in np.unique(multi[multi <= BATCH_MULTI]):  # rows alike in size, so no padding
+            rows = multi == count
+            log_z, present, swept_rows, ok_rows = solve_rows(q0_[rows], q1_[rows], links[rows], final[rows],
+                                                             max_multi=BATCH_MULTI)
+            log_row[rows] += log_z
+            by_row[rows] = np.where(swept_rows, present, q1_[rows])
+            ok[rows] = ok_rows
+        if not ok.all():
+            bad = ~ok
+            result = sweep(q0_[bad][:, None, :, None], q1_[bad][:, None, :, None], links[bad], final[bad],
+                           group, np.zeros((int(bad.sum()), 1, 0, 1)), (), canonical=True)
+            log_row[bad] = np.broadcast_to(log_total[:, 0], (N,))[bad] + result.log_z[:, 0]  # not yet added
+            by_row[bad] = result.present[:, 0, :]
+        with np.errstate(invalid="ignore"):
+            return _finish(log_row + log_const, by_row, conditions)
     if M or canonical:
         if not M:
             links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))

@@ -153,3 +153,99 @@ def solve(q0: np.ndarray, q1: np.ndarray, unit_q0: np.ndarray, unit_q1: np.ndarr
     return log_z, present, swept, satellite
 
 
+
+
+def solve_rows(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray,
+               max_multi: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`solve` for many rows at once, each with its own evidence, with the context known.
+
+    Every row is answered by the same closed form: its single-slot conditions in closed form, its own
+    multi-slot conditions enumerated (padded to the largest number in the batch with conditions that
+    are never present, which add exact zeros). Sums over the enumeration run along the leading axis,
+    in order, so a row's arithmetic does not depend on the other rows.
+
+    Parameters
+    ----------
+    q0, q1
+        ``(N, n)``: P(condition absent / present) given the row's context and absorbed evidence.
+    links, final
+        ``(N, M, n)`` and ``(N, M, 2)`` as for :func:`solve`, per row.
+
+    Returns
+    -------
+    log_z, present, swept, ok
+        ``(N,)``, ``(N, n)`` (P(d_j = 1 | evidence) where ``swept``), ``(N, n)``, and ``(N,)``: False
+        for rows this form cannot answer (more than ``max_multi`` multi-slot conditions, or a log of
+        zero); their numbers are meaningless and the caller answers them another way.
+    """
+    N, M, n = links.shape
+    if not M:
+        return np.zeros(N), np.zeros((N, n)), np.zeros((N, n), bool), np.ones(N, bool)
+    active = links > 0
+    touches = active.sum(axis=1)                                                              # (N, n)
+    multi = touches >= 2
+    single = touches == 1
+    ok = multi.sum(axis=1) <= max_multi
+    multi &= ok[:, None]
+    J = int(multi.sum(axis=1).max(initial=0))
+    rows = np.arange(N)[:, None]
+    # ---- single-slot conditions: per slot, r = prod (1 - q1 p)
+    on_slot = active & single[:, None, :]                                                     # (N, M, n)
+    p = (links * on_slot).sum(axis=1)                                                         # (N, n): own link
+    qp = q1 * p
+    own = np.where(qp <= 0.5, np.log1p(-qp), np.log(q0 + q1 * (1.0 - p)))                     # (N, n)
+    keep = np.log1p(-p)
+    ok &= (own > -np.inf).all(axis=1) & (keep > -np.inf).all(axis=1)
+    own = np.where(ok[:, None], own, 0.0)
+    keep = np.where(ok[:, None], keep, 0.0)
+    log_r = np.einsum("nj,nmj->nm", own, on_slot.astype(float))                              # (N, M)
+    # ---- multi-slot conditions, padded with a condition that is never present
+    order = np.argsort(~multi, axis=1, kind="stable")[:, :J]                                  # (N, J): multi first
+    real = np.take_along_axis(multi, order, axis=1)
+    with np.errstate(divide="ignore"):
+        log_q1m = np.where(real, np.log(np.take_along_axis(q1, order, axis=1)), -np.inf)       # (N, J)
+        log_q0m = np.where(real, np.log(np.take_along_axis(q0, order, axis=1)), 0.0)
+        keep_m = np.where(real[:, None, :], np.log1p(-links[rows, :, order].transpose(0, 2, 1)), 0.0)  # (N, M, J)
+    ok &= (keep_m > -np.inf).all(axis=(1, 2))
+    keep_m = np.where(ok[:, None, None], keep_m, 0.0)
+    bits = _bits(J)                                                                            # (C, J)
+    shift = np.zeros((bits.shape[0], N, M))
+    weight = np.zeros((bits.shape[0], N))
+    for j in range(J):  # in order, so that padding adds exact zeros at the end
+        on = bits[:, j, None, None] > 0
+        shift = shift + np.where(on, keep_m[None, :, :, j], 0.0)
+        weight = weight + np.where(on[:, :, 0], log_q1m[None, :, j], log_q0m[None, :, j])
+    level = log_r[None] + shift                                                                # (C, N, M)
+    w0, w1 = final[None, :, :, 0], final[None, :, :, 1]
+    factor = w0 * np.exp(level) - w1 * np.expm1(level)
+    with np.errstate(divide="ignore"):
+        weight = weight + np.log(factor).sum(axis=2)                                           # (C, N)
+    top = weight.max(axis=0)
+    safe = np.where(top > -np.inf, top, 0.0)
+    share = np.exp(weight - safe)
+    total = share.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_z = np.log(total) + safe
+        chance = share / total                                                                 # (C, N)
+        possible = factor > 0
+        lo = np.where(possible, chance[:, :, None] * w0 / factor, 0.0)                         # (C, N, M)
+        hi = np.where(possible, chance[:, :, None] * w1 / factor, 0.0)
+    present = np.zeros((N, n))
+    if J:
+        multi_present = (chance[:, :, None] * bits[:, None, :]).sum(axis=0)                    # (N, J)
+        np.put_along_axis(present, order, np.where(real, multi_present, 0.0), axis=1)
+    # ---- single-slot conditions: their slot's r with the condition forced present
+    slot = on_slot.argmax(axis=1)                                                              # (N, n)
+    forced = (keep - own + np.take_along_axis(log_r, slot, axis=1))[None]                     # (1, N, n)
+    if J:
+        columns = np.arange(N)[:, None], slot
+        forced = forced + shift[:, columns[0], columns[1]]
+        value = (lo[:, columns[0], columns[1]] * np.exp(forced)
+                 - hi[:, columns[0], columns[1]] * np.expm1(forced)).sum(axis=0)               # (N, n)
+    else:
+        forced = forced[0]
+        value = np.take_along_axis(lo[0], slot, axis=1) * np.exp(forced) \
+            - np.take_along_axis(hi[0], slot, axis=1) * np.expm1(forced)
+    present = np.where(single, q1 * value, present)
+    present = np.where((log_z > -np.inf)[:, None], present, 0.0)
+    return log_z, present, touches > 0, ok
