@@ -38,6 +38,12 @@ class NeedsGeneralPath(Exception):
     """The closed forms do not apply (too large, or a log of zero); the general sweep answers."""
 
 
+@lru_cache(maxsize=8)
+def _first(size: int) -> np.ndarray:
+    """``(size,)``: certain of the first state (the mixing weights of a unit without satellite)."""
+    return np.eye(1, size)[0]
+
+
 @lru_cache(maxsize=32)
 def _bits(count: int) -> np.ndarray:
     """``(2**count, count)``: every assignment of ``count`` binary conditions."""
@@ -105,7 +111,8 @@ def solve(q0: np.ndarray, q1: np.ndarray, unit_q0: np.ndarray, unit_q1: np.ndarr
     assign = np.zeros((members.size, M + G))
     assign[np.arange(members.size), unit] = 1.0
     log_prod = np.einsum("ajs,ju->aus", own, assign)                                        # (A, U, S)
-    pi = np.concatenate([np.broadcast_to(np.eye(1, S), (A, M, S)), unit_pi], axis=1)         # (A, U, S)
+    pi = np.broadcast_to(_first(S), (A, M, S)) if not G else \
+        np.concatenate([np.broadcast_to(_first(S), (A, M, S)), unit_pi], axis=1)            # (A, U, S)
     rho = (pi * np.exp(log_prod)).sum(axis=2)                                                 # (A, U)
     if not rho.min(initial=1.0) > 0:
         raise NeedsGeneralPath

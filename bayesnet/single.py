@@ -151,10 +151,13 @@ class SingleQuery:
             return self._finish(log_evidence, posterior_hub @ by_hub, mu)
         links = self.link[slots]                                                              # (M, n)
         a0, a1 = l0[slots], l1[slots]
-        final = np.stack([a1 * self.leak[slots] + a0 * self.keep[slots], a1], axis=1)          # (M, 2)
+        final = np.empty((slots.size, 2))
+        final[:, 0] = a1 * self.leak[slots] + a0 * self.keep[slots]
+        final[:, 1] = a1
         top = final.max(axis=1)
-        final = final / top[:, None]
-        log_const += np.log(top).sum()
+        if top.min() != 1.0 or top.max() != 1.0:
+            final /= top[:, None]
+            log_const += np.log(top).sum()
         if grouped:
             active = links > 0
             touches = active.sum(axis=0)
@@ -188,8 +191,12 @@ class SingleQuery:
             unit_pi = np.zeros((1, 0, 1))
         log_z, present, swept, satellite = solve(q0e, q1e, unit_q0, unit_q1, unit_pi, unit_group, links, final)
         log_config = base + log_z
-        posterior_config = _softmax(log_config)
-        log_evidence = float(_log_sum_exp(log_config)) + log_const
+        if log_config.size == 1:
+            posterior_config = _ONE
+            log_evidence = float(log_config[0]) + log_const
+        else:
+            posterior_config = _softmax(log_config)
+            log_evidence = float(_log_sum_exp(log_config)) + log_const
         by_config = np.where(swept, present, q1e)
         if grouped:
             resting = (unit_group >= 0) & ~swept
@@ -206,10 +213,11 @@ class SingleQuery:
 
     @staticmethod
     def _finish(log_evidence: float, posterior: np.ndarray, mu: np.ndarray) -> tuple[float, np.ndarray] | None:
-        if not np.isfinite(log_evidence) or not np.isfinite(posterior).all():
+        if not (-np.inf < log_evidence < np.inf) or not np.isfinite(posterior.sum()):
             return None
-        posterior = np.where(mu[:, 0] == 0, 1.0, np.where(mu[:, 1] == 0, 0.0, posterior))
-        return log_evidence, np.clip(posterior, 0.0, 1.0)
+        if mu.min() == 0.0:
+            posterior = np.where(mu[:, 0] == 0, 1.0, np.where(mu[:, 1] == 0, 0.0, posterior))
+        return log_evidence, np.minimum(np.maximum(posterior, 0.0), 1.0)
 
     def _expansion(self, A: int, expanded: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Hub configurations extended by the states of the ``expanded`` satellites (cached)."""
@@ -224,6 +232,7 @@ class SingleQuery:
 
 
 _PAD = (np.zeros(1),)
+_ONE = np.ones(1)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
