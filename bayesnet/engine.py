@@ -11,15 +11,23 @@ Each finding's evidence is a likelihood ``(lam0, lam1)`` over absent/present, an
 2. **The context is split** (:mod:`bayesnet.context`) into a hub, enumerated as an axis, and
    satellites, each summed over its own group of conditions. Context known in the evidence
    collapses both to one configuration.
-3. **The other findings** (positive or soft: the *slots*) are summed exactly by the activation
-   sweep of :mod:`bayesnet.sweep`: a forward-backward pass over the conditions whose state is which
-   slots some present cause has already activated. All terms are non-negative, so the answer is
-   exact to rounding for any number of positive findings, and its cost grows with the number of
-   slots whose causes are open at once, not with the number of positive findings.
+3. **The other findings** (positive or soft: the *slots*) are summed exactly, always as sums of
+   non-negative terms, so the answer is exact to rounding for any number of positive findings
+   (Quickscore's alternating sum is not used: it loses all precision by ten positive findings):
+
+   * a slot only one condition can produce folds into that condition's weights, like a negative;
+   * conditions that can produce only one slot are settled in closed form, and the few that can
+     produce several are enumerated (:mod:`bayesnet.focused`): the fast path for one evidence set
+     (:mod:`bayesnet.single`) and for batches of cases with the context known;
+   * otherwise the activation sweep (:mod:`bayesnet.sweep`) runs over the conditions, its state
+     being which slots some present cause has already activated; if that state would grow too
+     large, the sum is split over the states of the conditions that open the most slots, so memory
+     stays bounded for any evidence.
 4. Everything is computed with a leading batch axis: a batch of cases
-   (:meth:`ExactEngine.query_batch`, cases grouped by their number of slots) or a batch of parameter
-   sets (:func:`query_parameter_batch`). Products that could underflow are kept in log form or
-   rescaled, so tiny priors and long lists of findings neither underflow nor lose precision.
+   (:meth:`ExactEngine.query_batch`) or of parameter sets (:func:`query_parameter_batch`). A case's
+   answer in a batch does not depend on the other cases, to the last bit. Products that could
+   underflow are kept in log form or rescaled by powers of two, so tiny priors and long lists of
+   findings neither underflow nor lose precision.
 """
 from __future__ import annotations
 
@@ -32,8 +40,8 @@ import numpy as np
 
 from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
-from .network import NoisyOrNetwork
 from .focused import solve_rows
+from .network import NoisyOrNetwork
 from .single import SingleQuery
 from .sweep import plan, sweep
 
@@ -87,6 +95,9 @@ class ExactEngine:
     ----------
     network
         The network; everything that does not depend on evidence is computed here, once.
+    workers
+        Threads that answer the chunks of a large batch (default: the number of cores, at most 4;
+        numpy releases the interpreter lock in its loops). Results do not depend on it.
 
     Examples
     --------
