@@ -171,17 +171,22 @@ def _at(axis: int, index: int) -> tuple:
     return (slice(None),) * axis + (index,)
 
 
-def _normalise(x: np.ndarray, log_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _normalise(x: np.ndarray, log_scale: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Rescale the (row, hub) blocks of a state ``(2, ..., 2, N, A, S)`` whose largest entry fell
-    below ``RESCALE_BELOW`` by a power of two (exactly, so no rounding), adding its log to
-    ``log_scale``. Blocks are rescaled one by one, so a row's numbers never depend on other rows."""
+    below ``RESCALE_BELOW``, each by a power of two (exactly, so no rounding), adding the log of the
+    factor to ``log_scale``. Whether a block is rescaled depends on that block alone, so a row's
+    numbers never depend on other rows. Also returns the smallest non-zero block maximum after."""
     N, A, S = x.shape[-3:]
     top = x.reshape(-1, N, A, S).max(axis=(0, 3))                                          # (N, A)
     low = (top < RESCALE_BELOW) & (top > 0)
-    if not np.any(low):
-        return x, log_scale
-    exponent = np.where(low, np.frexp(top)[1], 0)
-    return x * np.ldexp(1.0, -exponent)[:, :, None], log_scale + exponent * np.log(2.0)
+    if low.any():
+        exponent = np.where(low, np.frexp(top)[1], 0)
+        x = x * np.ldexp(1.0, -exponent)[:, :, None]
+        step = exponent * np.log(2.0)
+        log_scale = step if log_scale is None else log_scale + step
+        top = np.where(low, np.ldexp(top, -exponent), top)
+    positive = top[top > 0]
+    return x, log_scale, float(positive.min()) if positive.size else 1.0
 
 
 def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, group: np.ndarray,
@@ -211,12 +216,20 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
     steps = the_plan.steps
     p_all = links[:, :, :, None, None]                                                   # (N, M, n, 1, 1)
     w_all = final[:, :, :, None, None]                                                   # (N, M, 2, 1, 1)
+    q0t, q1t = np.moveaxis(q0, 2, 0), np.moveaxis(q1, 2, 0)                              # (n, N, A, W)
+    # lower bounds, per slot over all rows, for the rescaling test (see _normalise)
+    smaller = final.min(axis=2).min(axis=0).tolist() if final.size else []
+    activated = final[:, :, 1].min(axis=0).tolist() if final.size else []
 
-    # ---- backward: the adjoint after every step; state axes (2, ..., 2, N, A, S)
+    # ---- backward: the adjoint after every step; state axes (2, ..., 2, N, A, S).
+    # ``bound`` stays below the largest entry of every non-zero (row, hub) block: drops multiply the
+    # all-activated entry by the slot's activated weight, opening a slot keeps at least the smaller
+    # weight of it, leaving a group keeps at least 1/S, conditions leave that entry unchanged.
     after: list = [None] * len(steps)
     after_scale: list = [None] * len(steps)
     beta = np.ones((N, A, 1))
-    log_b = np.zeros((N, A))
+    log_b = None
+    bound = 1.0
     for t in range(len(steps) - 1, -1, -1):
         kind, index, axis, edges = steps[t]
         if kind == "cond":
@@ -228,23 +241,31 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
                 step = hi - lo
                 step *= p_all[:, k, index]
                 lo += step
-            beta = beta * q0[:, :, index, :width] + moved * q1[:, :, index, :width]
+            beta = beta * q0t[index, :, :, :width] + moved * q1t[index, :, :, :width]
         elif kind == "drop":
             w = w_all[:, index]
             beta = np.stack([beta * w[:, 0], beta * w[:, 1]], axis=axis)
+            bound *= activated[index]
         elif kind == "add":
-            beta, log_b = _normalise(beta[0], log_b)
+            beta = beta[0]
+            bound *= smaller[index]
         elif kind == "exit":
             after[t], after_scale[t] = beta, log_b
-            beta, log_b = _normalise(beta * mixing[:, :, index, :sizes[index]], log_b)
+            beta = beta * mixing[:, :, index, :sizes[index]]
+            bound /= sizes[index]
         else:  # enter
             beta = beta.sum(axis=-1, keepdims=True)
+        if bound < RESCALE_BELOW:
+            beta, log_b, bound = _normalise(beta, log_b)
 
-    # ---- forward: the state, and each condition's joint with d_j = 1
+    # ---- forward: the state, and each condition's joint with d_j = 1. The total of a (row, hub,
+    # satellite) block is kept by conditions and groups and shrinks at a drop by at most the slot's
+    # smaller weight; its largest entry is at least the total over the number of entries.
     alpha = np.ones((N, A, 1))
-    log_a = np.zeros((N, A))
+    log_a = None
+    total = 1.0
     raw = np.zeros((N, A, n))
-    raw_scale = np.full((N, A, n), -np.inf)
+    raw_scale: dict[int, np.ndarray] = {}
     satellite = mixing.copy()
     satellite_scale: dict[int, np.ndarray] = {}
     for t, (kind, index, axis, edges) in enumerate(steps):
@@ -256,31 +277,52 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
                 step = lo * p_all[:, k, index]
                 hi += step
                 lo -= step
-            w1 = q1[:, :, index, :width]
-            inner = (moved * after[t]).reshape(-1, N, A, width).sum(axis=0)
-            raw[:, :, index] = (inner * w1).sum(axis=-1)
-            raw_scale[:, :, index] = log_a + after_scale[t]
-            alpha = alpha * q0[:, :, index, :width] + moved * w1
+            w1 = q1t[index, :, :, :width]
+            raw[:, :, index] = ((moved * after[t]).reshape(-1, N, A, width).sum(axis=0) * w1).sum(axis=-1)
+            if log_a is not None or after_scale[t] is not None:
+                raw_scale[index] = _add(log_a, after_scale[t])
+            alpha = alpha * q0t[index, :, :, :width] + moved * w1
         elif kind == "add":
             alpha = np.stack([alpha, np.zeros_like(alpha)])
         elif kind == "drop":
             w = w_all[:, index]
-            alpha, log_a = _normalise(alpha[_at(axis, 0)] * w[:, 0] + alpha[_at(axis, 1)] * w[:, 1], log_a)
+            alpha = alpha[_at(axis, 0)] * w[:, 0] + alpha[_at(axis, 1)] * w[:, 1]
+            total *= smaller[index]
+            if total < RESCALE_BELOW * alpha.size / (N * A):
+                alpha, log_a, total = _normalise(alpha, log_a)
         elif kind == "enter":
             alpha = np.repeat(alpha, sizes[index], axis=-1)
         else:  # exit
             pi = mixing[:, :, index, :sizes[index]]
             inner = (alpha * after[t]).reshape(-1, N, A, sizes[index]).sum(axis=0)
             satellite[:, :, index, :sizes[index]] = inner * pi
-            satellite_scale[index] = log_a + after_scale[t]
-            alpha, log_a = _normalise((alpha * pi).sum(axis=-1, keepdims=True), log_a)
-    with np.errstate(divide="ignore"):
-        log_z = np.log(alpha[..., 0]) + log_a
-    finite = np.isfinite(log_z)
-    safe_z = np.where(finite, log_z, 0.0)
+            if log_a is not None or after_scale[t] is not None:
+                satellite_scale[index] = _add(log_a, after_scale[t])
+            alpha = (alpha * pi).sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        present = np.where(finite[..., None], np.exp(np.log(raw) + raw_scale - safe_z[..., None]), 0.0)
-        for g, scale in satellite_scale.items():
-            satellite[:, :, g] = np.where(finite[..., None], np.exp(np.log(satellite[:, :, g]) + (scale - safe_z)[..., None]), 0.0)
+        z = alpha[..., 0]
+        log_z = np.log(z) if log_a is None else np.log(z) + log_a
+        finite = np.isfinite(log_z)
+        exited = [index for kind, index, _, _ in steps if kind == "exit"]
+        if log_a is None and not raw_scale and not satellite_scale:  # nothing was rescaled
+            present = np.where(finite[..., None], raw / z[..., None], 0.0)
+            for g in exited:
+                satellite[:, :, g] = np.where(finite[..., None], satellite[:, :, g] / z[..., None], 0.0)
+        else:
+            safe_z = np.where(finite, log_z, 0.0)
+            scale = np.zeros((N, A, n))
+            for j, value in raw_scale.items():
+                scale[:, :, j] = value
+            present = np.where(finite[..., None], np.exp(np.log(raw) + scale - safe_z[..., None]), 0.0)
+            for g in exited:
+                value = satellite_scale.get(g, 0.0)
+                satellite[:, :, g] = np.where(finite[..., None], np.exp(np.log(satellite[:, :, g])
+                                                                        + (value - safe_z)[..., None]), 0.0)
     return SweepResult(log_z, present, the_plan.swept, satellite)
 
+
+def _add(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
+    """The sum of two log scales, either of which may be absent (zero)."""
+    if a is None:
+        return b if b is not None else 0.0
+    return a if b is None else a + b
