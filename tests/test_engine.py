@@ -177,6 +177,27 @@ def test_splitting_the_sum_to_bound_memory_equals_brute_force(monkeypatch):
     assert split > 10
 
 
+def test_sweep_rescales_states_that_would_underflow():
+    """A chain of conditions, each finding caused by two neighbours, all positive with leaks and
+    links of 1e-40: the sweep's state falls by about 1e-40 per finding and must be rescaled."""
+    n, tiny = 8, 1e-40
+    link = np.zeros((n - 1, n))
+    for i in range(n - 1):
+        link[i, i] = link[i, i + 1] = tiny
+    network = NoisyOrNetwork.from_arrays(
+        context={"k": (["a", "b"], np.array([0.3, 0.7]))}, conditions=[f"c{j}" for j in range(n)],
+        condition_leak=np.linspace(0.1, 0.4, n), risk={"k": np.tile([[0.0, 0.2]], (n, 1))},
+        findings=[f"f{i}" for i in range(n - 1)], finding_leak=np.full(n - 1, tiny), link=link)
+    engine = ExactEngine(network)
+    encoded = encode_evidence(network, {f: "present" for f in network.findings})
+    z, expected = brute_force(network, encoded)
+    assert 0 < z < 1e-250
+    answers = [(engine.query(encoded).log_evidence, engine.query(encoded).posterior), general(engine, encoded),
+               tuple(x[0] for x in engine.query_batch(EvidenceBatch.stack([encoded])))]
+    for log_evidence, posterior in answers:
+        assert_matches(log_evidence, posterior, z, expected)
+
+
 def test_impossible_evidence_gives_minus_infinity_and_nan():
     network = NoisyOrNetwork.from_arrays(
         context={"k": (["a", "b"], np.array([0.5, 0.5]))}, conditions=["c"], condition_leak=np.array([0.2]),
