@@ -152,7 +152,7 @@ class ExactEngine:
         context = np.concatenate([np.asarray(c, float) for c in batch.context] + [np.zeros((n_cases, 1))], axis=1)
         conditions = np.asarray(batch.conditions, float)
         slots = ((findings[..., 1] > 0) & (findings[..., 0] != findings[..., 1])).sum(axis=1)
-        known = _known(self.structure, context)
+        known = _known(self.structure, self._parameters.prior * context)  # as _core decides
         key = slots * 2 + known
         for value in np.unique(key):
             rows = np.flatnonzero(key == value)
