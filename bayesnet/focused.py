@@ -38,12 +38,6 @@ class NeedsGeneralPath(Exception):
     """The closed forms do not apply (too large, or a log of zero); the general sweep answers."""
 
 
-@lru_cache(maxsize=8)
-def _first(size: int) -> np.ndarray:
-    """``(size,)``: certain of the first state (the mixing weights of a unit without satellite)."""
-    return np.eye(1, size)[0]
-
-
 @lru_cache(maxsize=32)
 def _bits(count: int) -> np.ndarray:
     """``(2**count, count)``: every assignment of ``count`` binary conditions."""
@@ -104,15 +98,21 @@ def solve(q0: np.ndarray, q1: np.ndarray, unit_q0: np.ndarray, unit_q1: np.ndarr
     qp = mq1 * p[:, None]
     own = np.where(qp <= 0.5, np.log1p(-qp), np.log(mq0 + mq1 * (1.0 - p)[:, None]))
     keep = np.log1p(-p)
-    log_keep_multi = np.log1p(-links[:, multi])                                              # (M, J)
-    if not (own.min(initial=0.0) > -np.inf and keep.min(initial=0.0) > -np.inf
-            and log_keep_multi.min(initial=0.0) > -np.inf):
+    if not (own.min(initial=0.0) > -np.inf and keep.min(initial=0.0) > -np.inf):
         raise NeedsGeneralPath
+    if J:
+        log_keep_multi = np.log1p(-links[:, multi])                                          # (M, J)
+        if not log_keep_multi.min() > -np.inf:
+            raise NeedsGeneralPath
+    else:
+        log_keep_multi = np.zeros((M, 0))
     assign = np.zeros((members.size, M + G))
     assign[np.arange(members.size), unit] = 1.0
     log_prod = np.einsum("ajs,ju->aus", own, assign)                                        # (A, U, S)
-    pi = np.broadcast_to(_first(S), (A, M, S)) if not G else \
-        np.concatenate([np.broadcast_to(_first(S), (A, M, S)), unit_pi], axis=1)            # (A, U, S)
+    pi = np.zeros((A, M + G, S))                                                              # (A, U, S)
+    pi[:, :M, 0] = 1.0  # a plain unit is certain of its first state
+    if G:
+        pi[:, M:] = unit_pi
     rho = (pi * np.exp(log_prod)).sum(axis=2)                                                 # (A, U)
     if not rho.min(initial=1.0) > 0:
         raise NeedsGeneralPath
@@ -125,11 +125,27 @@ def solve(q0: np.ndarray, q1: np.ndarray, unit_q0: np.ndarray, unit_q1: np.ndarr
     to_slot[np.arange(M + G), np.minimum(unit_slot, M - 1)] = 1.0
     log_r = log_rho @ to_slot                                                                 # (A, M)
 
+    w0, w1 = final[:, 0], final[:, 1]
+    if not J:  # nothing to enumerate: one configuration, certain, so the sums over it drop out
+        factor = w0 * np.exp(log_r) - w1 * np.expm1(log_r)                                    # (A, M)
+        log_z = np.log(factor).sum(axis=1)                                                     # (A,)
+        if log_z.min() > -np.inf:
+            lo, hi = w0 / factor, w1 / factor
+            forced = log_prod[:, unit, :] - own + keep[:, None] + (log_r[:, slot_u] - log_rho[:, unit])[:, :, None]
+            value = lo[:, slot_u, None] * np.exp(forced) - hi[:, slot_u, None] * np.expm1(forced)
+            present = np.zeros((A, n))
+            present[:, members] = (pi[:, unit, :] * mq1 * value).sum(axis=2)
+            satellite = np.zeros((A, G, S))
+            if G:
+                slot_g = unit_slot[M:]
+                t = log_prod[:, M:, :] + (log_r[:, slot_g] - log_rho[:, M:])[:, :, None]
+                satellite = unit_pi * (lo[:, slot_g, None] * np.exp(t) - hi[:, slot_g, None] * np.expm1(t))
+            return log_z, present, swept, satellite
+
     # ---- enumerate the multi-slot conditions: c axis first
     bits = _bits(J)                                                                           # (C, J)
     shift = bits @ log_keep_multi.T                                                           # (C, M)
     level = log_r[None, :, :] + shift[:, None, :]                                             # (C, A, M)
-    w0, w1 = final[:, 0], final[:, 1]
     factor = w0 * np.exp(level) - w1 * np.expm1(level)                                       # (C, A, M)
     log_weight = np.log(factor).sum(axis=2)                                                   # (C, A)
     if J:

@@ -53,16 +53,24 @@ class SingleQuery:
         self.group = s.group
         self.plain = s.group < 0
         self.grouped = not bool(self.plain.all())
+        self.plain_index = self.plain.nonzero()[0]
         self.membership = s.membership
         self.satellite_index = s.satellite_index
         self.hub_index = s.hub_index
         self.hub_nodes = np.asarray(s.hub, dtype=int)
         self.hub_strides = s.hub_strides
         self.starts = s.offsets[:-1]
+        # the context node of each entry of the concatenated context vector (the padding: none)
+        self.node_of = np.append(np.repeat(np.arange(len(s.cards)), s.cards), -1)
+        self.nodes = np.arange(len(s.cards))
+        self.no_group = np.full(n, -1)
         self.sizes = tuple(s.cards[k] for k in s.satellites)
         # the context node whose state sets each condition's satellite state (-1: none)
         self.satellite_node = np.where(s.group >= 0, np.asarray(s.satellites + (0,), dtype=int)[s.group], -1)
         self.unused = [(int(s.offsets[k]), int(s.offsets[k + 1])) for k in s.unused]
+        # each condition's satellite group, the conditions without one pointing past the last group
+        self.group_or_last = np.where(self.plain, len(self.sizes), s.group)
+        self.no_units = np.full(len(self.sizes) + 1, -1)
         self._expansions: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def __call__(self, evidence: EncodedEvidence) -> tuple[float, np.ndarray] | None:
@@ -85,14 +93,13 @@ class SingleQuery:
         log_l0 = np.log(l0)
         log_const = log_l0[~informative].sum() + (log_l0 + self.log_a)[negative].sum()
         log_u = self.log_b[negative].sum(axis=0)                                           # (n,)
-        if negative.any() and log_u.min() < LOG_ZERO / 10:
+        if log_u.min() < LOG_ZERO / 10:
             return None
 
         # ---- context
         weight = self.prior * np.concatenate(evidence.context + _PAD)
         nonzero = weight.nonzero()[0]
-        known = nonzero.size == self.starts.size and np.array_equal(np.searchsorted(self.starts, nonzero, "right") - 1,
-                                                                     np.arange(self.starts.size))
+        known = nonzero.size == self.starts.size and bool((self.node_of[nonzero] == self.nodes).all())
         if known:
             state = nonzero - self.starts
             log_const += np.log(weight[nonzero]).sum()
@@ -129,7 +136,7 @@ class SingleQuery:
         if not np.isfinite(log_f).all():
             return None
         A = log_f.shape[0]
-        log_total = log_hub + log_f[:, self.plain, 0].sum(axis=1) if grouped else log_hub + log_f[:, :, 0].sum(axis=1)
+        log_total = log_hub + log_f[:, self.plain_index, 0].sum(axis=1) if grouped else log_hub + log_f[:, :, 0].sum(axis=1)
         if grouped:
             joint = (np.swapaxes(log_f, 1, 2) @ self.membership).swapaxes(1, 2) \
                 + log_weight[self.satellite_index]                                            # (A, G, W)
@@ -155,7 +162,7 @@ class SingleQuery:
         final[:, 0] = a1 * self.leak[slots] + a0 * self.keep[slots]
         final[:, 1] = a1
         top = final.max(axis=1)
-        if top.min() != 1.0 or top.max() != 1.0:
+        if (top != 1.0).any():
             final /= top[:, None]
             log_const += np.log(top).sum()
         if grouped:
@@ -168,25 +175,31 @@ class SingleQuery:
             complex_ = touched & ((slots_of_group.sum(axis=0) > 1) | multi_of_group)
             simple = touched & ~complex_
             expanded = tuple(complex_.nonzero()[0].tolist())
-            hub, states, state = self._expansion(A, expanded)
-            if hub.size > EXPAND_LIMIT:
-                return None
-            q1e = q1[hub[:, None], self.columns, state]                                        # (A', n)
-            q0e = q0[hub[:, None], self.columns, state]
-            base = log_total[hub]
-            if expanded:
-                x = np.asarray(expanded)
-                base = base - group_total[hub][:, x].sum(axis=1) + joint[hub[:, None], x, states].sum(axis=1)
             unit_groups = simple.nonzero()[0]
-            unit_index = np.full(len(self.sizes), -1)
+            unit_index = self.no_units.copy()
             unit_index[unit_groups] = np.arange(unit_groups.size)
-            unit_group = np.where(self.plain, -1, unit_index[self.group])
-            unit_q1, unit_q0 = q1[hub], q0[hub]                                                # (A', n, W)
-            unit_pi = mixing[hub][:, unit_groups, :]                                           # (A', G', W)
+            unit_group = unit_index[self.group_or_last]
+            if expanded:
+                hub, states, state = self._expansion(A, expanded)
+                if hub.size > EXPAND_LIMIT:
+                    return None
+                q1e = q1[hub[:, None], self.columns, state]                                    # (A', n)
+                q0e = q0[hub[:, None], self.columns, state]
+                x = np.asarray(expanded)
+                base = log_total[hub] - group_total[hub][:, x].sum(axis=1) + joint[hub[:, None], x, states].sum(axis=1)
+                unit_q1, unit_q0 = q1[hub], q0[hub]                                            # (A', n, W)
+                unit_pi = mixing[hub][:, unit_groups, :]                                       # (A', G', W)
+            else:  # the configurations are the hub's own
+                if A > EXPAND_LIMIT:
+                    return None
+                q1e, q0e = q1[:, :, 0], q0[:, :, 0]
+                base = log_total
+                unit_q1, unit_q0 = q1, q0
+                unit_pi = mixing[:, unit_groups, :]
         else:
             q1e, q0e = q1[:, :, 0], q0[:, :, 0]
             base = log_total
-            unit_group = np.full(self.n, -1)
+            unit_group = self.no_group
             unit_q1, unit_q0 = q1, q0
             unit_pi = np.zeros((1, 0, 1))
         log_z, present, swept, satellite = solve(q0e, q1e, unit_q0, unit_q1, unit_pi, unit_group, links, final)
@@ -195,8 +208,13 @@ class SingleQuery:
             posterior_config = _ONE
             log_evidence = float(log_config[0]) + log_const
         else:
-            posterior_config = _softmax(log_config)
-            log_evidence = float(_log_sum_exp(log_config)) + log_const
+            top = log_config.max()
+            if not top > -np.inf:
+                return None
+            share = np.exp(log_config - top)
+            total = share.sum()
+            posterior_config = share / total
+            log_evidence = float(top + np.log(total)) + log_const
         by_config = np.where(swept, present, q1e)
         if grouped:
             resting = (unit_group >= 0) & ~swept
