@@ -42,13 +42,11 @@ from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
 from .focused import solve_rows
 from .network import NoisyOrNetwork
-from .single import SingleQuery
+from .single import LOG_ZERO, SingleQuery
 from .sweep import plan, sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 
-LOG_ZERO = -1e300  # stands for log(0) inside matrix products (0 * -inf would be NaN); sums below
-#                    LOG_ZERO / 10 are read back as -inf
 #: bytes of working memory a batch chunk may use (the sweep's adjoints dominate)
 CHUNK_BYTES = 1 << 26
 

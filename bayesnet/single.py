@@ -21,6 +21,8 @@ __all__ = ["SingleQuery"]
 
 #: the fast path expands satellite groups into the hub axis up to this many configurations
 EXPAND_LIMIT = 256
+#: stands for log(0) inside matrix products (0 * -inf would be NaN); sums below LOG_ZERO / 10
+#: are read back as -inf
 LOG_ZERO = -1e300
 
 

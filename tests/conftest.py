@@ -1,7 +1,10 @@
 """Shared fixtures: the shipped model, the small test model, and a copier for broken knowledge bases."""
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
+from types import ModuleType
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import bayesnet
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small"
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +34,12 @@ def small_copy(tmp_path: Path) -> Path:
     target = tmp_path / "priors"
     shutil.copytree(SMALL, target)
     return target
+
+
+def load_script(name: str) -> ModuleType:
+    """Import ``scripts/<name>.py`` as a module (registered in sys.modules, as dataclasses need)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,22 +1,19 @@
 """scripts/plot_differential.py on the small network: the files it writes, and its bad-input messages."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import load_script
+
 SMALL = Path(__file__).parent / "data" / "small"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("plot_differential_script", ROOT / "scripts" / "plot_differential.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("plot_differential")
 
 
 def assert_png(path: Path) -> None:
