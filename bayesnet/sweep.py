@@ -100,7 +100,6 @@ def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan
     opens: dict[int, list[int]] = {}
     closes: dict[int, list[int]] = {}
     if not canonical:
-        position = {j: i for i, j in enumerate(order)}
         first: dict[int, int] = {}
         last: dict[int, int] = {}
         for j in order:

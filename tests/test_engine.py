@@ -7,13 +7,11 @@ parameter batches use it with one plan for all rows. Every path is checked here.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 
-import bayesnet
 from bayesnet.engine import (ExactEngine, ParameterBatch, _evaluate, _PAD, query_parameter_batch)
 from bayesnet.evidence import EncodedEvidence, EvidenceBatch, encode_evidence
 from bayesnet.network import NoisyOrNetwork

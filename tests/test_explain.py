@@ -7,7 +7,7 @@ import pytest
 from bayesnet.engine import ExactEngine
 from bayesnet.errors import BayesnetError, EvidenceError, UnknownNameError
 from bayesnet.evidence import EncodedEvidence, encode_evidence
-from bayesnet.explain import compare_conditions, explain_condition
+from bayesnet.explain import explain_condition
 from tests.bruteforce import brute_force, random_network
 
 
