@@ -113,8 +113,7 @@ class ExactEngine:
             self.structure, [p[None] for p in network.context_prior], network.condition_leak[None],
             [r[None] for r in network.risk], network.finding_leak[None], network.link[None])
         p = self._parameters
-        self._single = SingleQuery(self.structure, p.prior[0], p.log_absent[0], p.log_present[0], p.log_a[0],
-                                   p.log_b[0], p.link[0], p.leak[0])
+        self._single = SingleQuery(self.structure, p.prior[0], p.log_absent[0], p.link[0], p.leak[0])
 
     # ------------------------------------------------------------------ public
     def query(self, evidence: EncodedEvidence) -> Answer:
