@@ -11,44 +11,45 @@ Each finding's evidence is a likelihood ``(lam0, lam1)`` over absent/present, an
 2. **The context is split** (:mod:`bayesnet.context`) into a hub, enumerated as an axis, and
    satellites, each summed over its own group of conditions. Context known in the evidence
    collapses both to one configuration.
-3. **The other findings** (positive or soft: the *slots*) are summed exactly, always as sums of
-   non-negative terms, so the answer is exact to rounding for any number of positive findings
-   (Quickscore's alternating sum is not used: it loses all precision by ten positive findings):
+3. **The other findings** (positive or soft: the *slots*) are summed exactly by the activation
+   sweep (:mod:`bayesnet.sweep`), whose state is which slots some present cause has already
+   activated. Every term is non-negative, so the answer is exact to rounding for any number of
+   positive findings (Quickscore's alternating sum is not used: it loses all precision by ten
+   positive findings).
 
-   * a slot only one condition can produce folds into that condition's weights, like a negative;
-   * conditions that can produce only one slot are settled in closed form, and the few that can
-     produce several are enumerated (:mod:`bayesnet.focused`): the fast path for one evidence set
-     (:mod:`bayesnet.single`) and for batches of cases with the context known;
-   * otherwise the activation sweep (:mod:`bayesnet.sweep`) runs over the conditions, its state
-     being which slots some present cause has already activated; if that state would grow too
-     large, the sum is split over the states of the conditions that open the most slots, so memory
-     stays bounded for any evidence.
-4. Everything is computed with a leading batch axis: a batch of cases
-   (:meth:`ExactEngine.query_batch`) or of parameter sets (:func:`query_parameter_batch`). A case's
-   answer in a batch does not depend on the other cases, to the last bit. Products that could
-   underflow are kept in log form or rescaled by powers of two, so tiny priors and long lists of
-   findings neither underflow nor lose precision.
+Two implementations
+-------------------
+* **The compiled kernel** (:mod:`bayesnet.kernel`) answers almost every query: one evidence set,
+  each case of a batch (:meth:`ExactEngine.query_batch`, in threads), or one evidence set under
+  each of a batch of parameter sets (:func:`query_parameter_batch`). A case's answer in a batch is
+  the same arithmetic as alone, to the last bit.
+* **The general vectorised path** (:func:`_evaluate`) answers what the kernel declines: a weight
+  too close to underflow for the kernel's linear arithmetic (it works in logs), or more slots open
+  at once than the kernel holds (it splits the sum over the states of the conditions that open the
+  most slots, so memory stays bounded for any evidence). It keeps a leading batch axis and folds a
+  slot that only one condition can produce into that condition's weights.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .context import ContextStructure, context_structure, log_absent_table
 from .evidence import EncodedEvidence, EvidenceBatch
-from .focused import solve_rows
 from .network import NoisyOrNetwork
-from .single import LOG_ZERO, SingleQuery
+from .kernel import ANSWERED, DECLINED, IMPOSSIBLE, KernelTables
 from .sweep import plan, sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 
-#: bytes of working memory a batch chunk may use (the sweep's adjoints dominate)
-CHUNK_BYTES = 1 << 26
+#: stands for log(0) inside matrix products (0 * -inf would be NaN); sums below LOG_ZERO / 10
+#: are read back as -inf
+LOG_ZERO = -1e300
+#: parameter sets laid out for the kernel at a time (about 60 kB each on the shipped network)
+PARAMETER_CHUNK = 2048
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class _Parameters:
             log_a = np.log1p(-np.asarray(finding_leak, float))
         return cls(prior, log_absent, log_present, log_a, log_b, link, np.asarray(finding_leak, float))
 
+    def take(self, b: int) -> _Parameters:
+        """Parameter set ``b`` alone (a leading axis of 1)."""
+        return _Parameters(*(getattr(self, f.name)[b:b + 1] for f in fields(self)))
+
 
 class ExactEngine:
     """Exact posteriors of every condition for a :class:`NoisyOrNetwork`.
@@ -106,14 +111,13 @@ class ExactEngine:
 
     def __init__(self, network: NoisyOrNetwork, workers: int | None = None):
         self.network = network
-        #: threads answering the chunks of a large batch (numpy releases the GIL in its loops)
-        self.workers = max(1, min(4, os.cpu_count() or 1)) if workers is None else max(1, int(workers))
+        #: threads answering the chunks of a large batch (the compiled kernel releases the GIL)
+        self.workers = default_workers() if workers is None else max(1, int(workers))
         self.structure = context_structure(network)
-        self._parameters = _Parameters.build(
+        self._parameters = p = _Parameters.build(
             self.structure, [p[None] for p in network.context_prior], network.condition_leak[None],
             [r[None] for r in network.risk], network.finding_leak[None], network.link[None])
-        p = self._parameters
-        self._single = SingleQuery(self.structure, p.prior[0], p.log_absent[0], p.link[0], p.leak[0])
+        self._kernel = KernelTables.build(self.structure, p.prior, p.log_absent, p.link, p.leak)
 
     # ------------------------------------------------------------------ public
     def query(self, evidence: EncodedEvidence) -> Answer:
@@ -121,64 +125,44 @@ class ExactEngine:
 
         Impossible evidence gives ``log_evidence = -inf`` and a posterior of NaN.
         """
-        fast = self._single(evidence)
-        if fast is not None:
-            return Answer(*fast)
-        context = np.concatenate([*evidence.context, _PAD])[None]
-        log_evidence, posterior = _evaluate(self.structure, self._parameters, context,
-                                            evidence.conditions[None], evidence.findings[None])
-        return Answer(float(log_evidence[0]), posterior[0])
+        context = np.concatenate([*evidence.context, _PAD])
+        status, log_evidence, posterior = self._kernel.one(context, evidence.conditions, evidence.findings)
+        if status == ANSWERED:
+            return Answer(log_evidence, posterior)
+        if status == IMPOSSIBLE:
+            return Answer(-np.inf, np.full(posterior.shape, np.nan))
+        log_evidence_, posterior_ = _evaluate(self.structure, self._parameters, context[None],
+                                              evidence.conditions[None], evidence.findings[None])
+        return Answer(float(log_evidence_[0]), posterior_[0])
 
     def query_batch(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
 
-        A case with impossible evidence gets ``-inf`` and a row of NaN. Cases are grouped by their
-        number of positive or soft findings and by whether their context is fully known, and each
-        group is answered in vectorised chunks with a plan that does not depend on the other cases,
-        so a case's answer is the same, to the last bit, in any batch; it equals :meth:`query` to
-        rounding (about 1e-15). Cases with more than ``BATCH_SLOTS`` positive or soft findings are
-        answered one by one.
+        A case with impossible evidence gets ``-inf`` and a row of NaN. Every case is answered
+        exactly as :meth:`query` answers it alone (the same compiled arithmetic, to the last bit),
+        in ``workers`` threads over contiguous chunks of cases.
         """
-        findings = np.asarray(batch.findings, float)
-        n_cases = findings.shape[0]
-        n = len(self.network.conditions)
-        log_evidence = np.empty(n_cases)
-        posterior = np.empty((n_cases, n))
-        if n_cases == 0:
-            return log_evidence, posterior
-        context = np.concatenate([np.asarray(c, float) for c in batch.context] + [np.zeros((n_cases, 1))], axis=1)
-        conditions = np.asarray(batch.conditions, float)
-        slots = ((findings[..., 1] > 0) & (findings[..., 0] != findings[..., 1])).sum(axis=1)
-        known = _known(self.structure, self._parameters.prior * context)  # as _core decides
-        key = slots * 2 + known
-        for value in np.unique(key):
-            rows = np.flatnonzero(key == value)
-            m, k = int(value // 2), bool(value % 2)
-            if m > BATCH_SLOTS:
-                for r in rows:
-                    log_evidence[r], posterior[r] = (x[0] for x in _evaluate(
-                        self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
-                continue
-            size = _chunk_size(self.structure, m, k, n, len(self.network.findings))
-            pieces = [rows[start:start + size] for start in range(0, len(rows), size)]
-            if len(pieces) > 1 and self.workers > 1:  # numpy releases the GIL in its loops
-                with ThreadPoolExecutor(self.workers) as pool:
-                    answers = list(pool.map(lambda r: _evaluate(self.structure, self._parameters, context[r],
-                                                                conditions[r], findings[r], canonical=True), pieces))
-            else:
-                answers = [_evaluate(self.structure, self._parameters, context[r], conditions[r], findings[r],
-                                     canonical=True) for r in pieces]
-            for r, (log_e, post) in zip(pieces, answers):
-                log_evidence[r], posterior[r] = log_e, post
+        findings = np.ascontiguousarray(batch.findings, dtype=float)
+        N = findings.shape[0]
+        context = np.concatenate([np.asarray(c, float) for c in batch.context] + [np.zeros((N, 1))], axis=1)
+        conditions = np.ascontiguousarray(batch.conditions, dtype=float)
+        status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, self.workers)
+        for r in np.flatnonzero(status == DECLINED):
+            log_e, post = _evaluate(self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1],
+                                    findings[r:r + 1])
+            log_evidence[r], posterior[r] = log_e[0], post[0]
+        impossible = status == IMPOSSIBLE
+        log_evidence[impossible] = -np.inf
+        posterior[impossible] = np.nan
         return log_evidence, posterior
 
 
 _PAD = np.zeros(1)
-#: cases with at most this many positive or soft findings are answered together by query_batch
-BATCH_SLOTS = 8
-#: a case of a batch with its context known is answered in closed form when at most this many of its
-#: conditions can each activate several of its positive or soft findings (the rest are swept)
-BATCH_MULTI = 3
+
+
+def default_workers() -> int:
+    """Threads for batch work: the number of cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _known(structure: ContextStructure, context: np.ndarray) -> np.ndarray:
@@ -187,15 +171,8 @@ def _known(structure: ContextStructure, context: np.ndarray) -> np.ndarray:
     return np.all(counts == 1, axis=1)
 
 
-def _chunk_size(structure: ContextStructure, slots: int, known: bool, n: int, m: int) -> int:
-    """Rows per chunk so that a chunk's working arrays stay within ``CHUNK_BYTES``."""
-    spread = 1 if known else structure.hub_size * structure.width
-    per_row = 8 * (spread * (12 * n + (n + 4) * 2 ** slots) + 4 * m + 2 * n)
-    return max(1, CHUNK_BYTES // per_row)
-
-
 def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
-              findings: np.ndarray, canonical: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              findings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log P(evidence) ``(N,)`` and posteriors ``(N, n)`` for rows with equally many slots.
 
     ``context`` is the concatenated context likelihoods ``(N, T + 1)`` (last column 0),
@@ -237,12 +214,10 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         top = final.max(axis=-1)
         final = final / top[..., None]
         log_const = log_const + np.log(top).sum(axis=1)
-        canonical = canonical and M <= BATCH_SLOTS  # the canonical plan keeps every slot open
-        if not canonical:
-            cut = _cutset(structure, context, links)
-            if cut.size:
-                return _split(structure, params, context, conditions, log_const, log_u, links, final, cut)
-    return _core(structure, params, context, conditions, log_const, log_u, links, final, canonical)
+        cut = _cutset(structure, context, links)
+        if cut.size:
+            return _split(structure, params, context, conditions, log_const, log_u, links, final, cut)
+    return _core(structure, params, context, conditions, log_const, log_u, links, final)
 
 
 def _absorb(absorbed: np.ndarray, log_b: np.ndarray) -> np.ndarray:
@@ -308,7 +283,7 @@ def _split(structure: ContextStructure, params: _Parameters, context: np.ndarray
         for j in cut[branch]:
             p = links[:, :, j]
             weights[:, :, 0] = weights[:, :, 0] * (1.0 - p) + weights[:, :, 1] * p
-        log_evidence, posterior = _core(structure, params, context, mu, log_const, log_u, trimmed, weights, False)
+        log_evidence, posterior = _core(structure, params, context, mu, log_const, log_u, trimmed, weights)
         totals.append(log_evidence)
         parts.append(posterior)
     totals_ = np.stack(totals)                                                                # (branches, N)
@@ -324,7 +299,7 @@ def _split(structure: ContextStructure, params: _Parameters, context: np.ndarray
 
 def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
           log_const: np.ndarray, log_u: np.ndarray, links: np.ndarray | None, final: np.ndarray | None,
-          canonical: bool) -> tuple[np.ndarray, np.ndarray]:
+          ) -> tuple[np.ndarray, np.ndarray]:
     """The context, the conditions' weights and the sweep, for slots already extracted.
 
     With the adaptive plan, a slot that only one condition can activate is absorbed into that
@@ -335,7 +310,7 @@ def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray,
     n = params.log_absent.shape[2]
     M = 0 if links is None else links.shape[1]
     add0 = add1 = None
-    if M and not canonical:
+    if M:
         active = (links != 0).any(axis=0)                                                   # (M, n)
         lone = active.sum(axis=1) == 1
         if lone.any():
@@ -419,36 +394,9 @@ def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray,
     # ---- the slots
     present = None
     satellite = mixing
-    if canonical and A == 1 and mixing is None:  # a batch with the context known: rows in closed form
-        if not M:
-            links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))
-        q0_, q1_ = np.broadcast_to(q0[:, 0, :, 0], (N, n)), np.broadcast_to(q1[:, 0, :, 0], (N, n))
-        links, final = np.broadcast_to(links, (N,) + links.shape[1:]), np.broadcast_to(final, (N,) + final.shape[1:])
-        log_row = np.broadcast_to(log_total[:, 0], (N,)).copy()
-        by_row = q1_.copy()
-        ok = np.zeros(N, bool)
-        touches = (links > 0).sum(axis=1)
-        multi = (touches >= 2).sum(axis=1)
-        for count in np.unique(multi[multi <= BATCH_MULTI]):  # rows alike in size, so no padding
-            rows = multi == count
-            log_z, present, swept_rows, ok_rows = solve_rows(q0_[rows], q1_[rows], links[rows], final[rows],
-                                                             max_multi=BATCH_MULTI)
-            log_row[rows] += log_z
-            by_row[rows] = np.where(swept_rows, present, q1_[rows])
-            ok[rows] = ok_rows
-        if not ok.all():
-            bad = ~ok
-            result = sweep(q0_[bad][:, None, :, None], q1_[bad][:, None, :, None], links[bad], final[bad],
-                           group, np.zeros((int(bad.sum()), 1, 0, 1)), (), canonical=True)
-            log_row[bad] = np.broadcast_to(log_total[:, 0], (N,))[bad] + result.log_z[:, 0]  # not yet added
-            by_row[bad] = result.present[:, 0, :]
-        with np.errstate(invalid="ignore"):
-            return _finish(log_row + log_const, by_row, conditions)
-    if M or canonical:
-        if not M:
-            links, final = np.zeros((N, 0, n)), np.zeros((N, 0, 2))
+    if M:
         result = sweep(q0, q1, links, final, group, mixing if mixing is not None else np.zeros((N, A, 0, 1)),
-                       sizes, canonical=canonical)
+                       sizes)
         log_total = log_total + result.log_z
         present, swept, satellite = result.present, result.swept, result.satellite
 
@@ -526,26 +474,32 @@ class ParameterBatch:
             risk=tuple(r[b] for r in self.risk), finding_leak=self.finding_leak[b], link=self.link[b])
 
 
-def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch,
-                          evidence: EncodedEvidence) -> tuple[np.ndarray, np.ndarray]:
+def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, evidence: EncodedEvidence,
+                          workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """log P(evidence) ``(B,)`` and P(condition present | evidence) ``(B, n)`` for every parameter set.
 
-    Row ``b`` equals ``ExactEngine(batch.network(network, b)).query(evidence)`` to rounding; the
-    parameter sets are answered together, in vectorised chunks.
+    Row ``b`` equals ``ExactEngine(batch.network(network, b)).query(evidence)`` to rounding. The
+    parameter sets are answered by the compiled kernel in chunks of ``PARAMETER_CHUNK``, in
+    ``workers`` threads (default: the number of cores, at most 4).
     """
+    workers = default_workers() if workers is None else max(1, int(workers))
     structure = context_structure(network)
     size = batch.size
-    m, n = batch.link.shape[1:]
     log_evidence = np.empty(size)
-    posterior = np.empty((size, n))
-    context = np.concatenate([*evidence.context, _PAD])[None]
-    slots = int(((evidence.findings[:, 1] > 0) & (evidence.findings[:, 0] != evidence.findings[:, 1])).sum())
-    known = bool(_known(structure, context)[0])
-    chunk = max(1, min(_chunk_size(structure, slots, known, n, m), CHUNK_BYTES // (8 * 4 * m * n)))
-    for start in range(0, size, chunk):
-        r = slice(start, min(size, start + chunk))
+    posterior = np.empty((size, len(network.conditions)))
+    context = np.concatenate([*evidence.context, _PAD])
+    for start in range(0, size, PARAMETER_CHUNK):
+        r = slice(start, min(size, start + PARAMETER_CHUNK))
         params = _Parameters.build(structure, [p[r] for p in batch.context_prior], batch.condition_leak[r],
                                    [x[r] for x in batch.risk], batch.finding_leak[r], batch.link[r])
-        log_evidence[r], posterior[r] = _evaluate(structure, params, context, evidence.conditions[None],
-                                                   evidence.findings[None])
+        tables = KernelTables.build(structure, params.prior, params.log_absent, params.link, params.leak)
+        status, log_evidence[r], posterior[r] = tables.parameter_rows(context, evidence.conditions,
+                                                                      evidence.findings, workers)
+        for b in np.flatnonzero(status == DECLINED):
+            log_e, post = _evaluate(structure, params.take(int(b)), context[None], evidence.conditions[None],
+                                    evidence.findings[None])
+            log_evidence[start + b], posterior[start + b] = log_e[0], post[0]
+        impossible = start + np.flatnonzero(status == IMPOSSIBLE)
+        log_evidence[impossible] = -np.inf
+        posterior[impossible] = np.nan
     return log_evidence, posterior

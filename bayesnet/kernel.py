@@ -28,11 +28,16 @@ too. The tests hold both to brute-force enumeration.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-__all__ = ["ANSWERED", "IMPOSSIBLE", "DECLINED", "MAX_OPEN", "query_one", "cause_lists"]
+from .context import ContextStructure
+
+__all__ = ["KernelTables", "ANSWERED", "IMPOSSIBLE", "DECLINED", "MAX_OPEN", "query_one", "query_rows",
+           "query_parameter_rows", "cause_lists"]
 
 ANSWERED, IMPOSSIBLE, DECLINED = 0, 1, 2
 #: at most this many slots open at once (the state vectors hold ``2**MAX_OPEN`` numbers each)
@@ -49,11 +54,126 @@ _LN2 = math.log(2.0)
 
 
 def cause_lists(link: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each finding's causes as compressed rows: ``start`` ``(m + 1,)``, ``cause`` and ``p``."""
-    rows, cols = np.nonzero(link > 0)
-    start = np.zeros(link.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=link.shape[0]), out=start[1:])
-    return start, cols.astype(np.int64), link[rows, cols].astype(np.float64)
+    """Each finding's causes as compressed rows: ``start`` ``(m + 1,)``, ``cause`` ``(E,)`` and the
+    link probabilities ``(..., E)``. ``link`` is ``(..., m, n)``; its leading (parameter-set) axes
+    must share one pattern of non-zero entries, taken from the first set."""
+    link = np.asarray(link, dtype=np.float64)
+    pattern = link.reshape((-1,) + link.shape[-2:])[0] > 0
+    rows, cols = np.nonzero(pattern)
+    start = np.zeros(link.shape[-2] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=link.shape[-2]), out=start[1:])
+    return start, cols.astype(np.int64), np.ascontiguousarray(link[..., rows, cols])
+
+
+@dataclass(frozen=True, eq=False)
+class KernelTables:
+    """A network's numbers laid out for the kernel, and the calls that answer evidence with them.
+
+    ``prior``, ``p_absent``, ``p_present``, ``leak`` and ``cause_p`` carry a leading axis of
+    parameter sets (1 for a single network); the structure arrays are shared.
+    """
+
+    prior: np.ndarray            # (B, T + 1)
+    hub_index: np.ndarray        # (A, H)
+    satellite_index: np.ndarray  # (G, W)
+    satellite_size: np.ndarray   # (G,)
+    unused_start: np.ndarray     # (U,)
+    unused_stop: np.ndarray      # (U,)
+    group: np.ndarray            # (n,)
+    p_absent: np.ndarray         # (B, A, n, W)
+    p_present: np.ndarray        # (B, A, n, W)
+    leak: np.ndarray             # (B, m)
+    cause_start: np.ndarray      # (m + 1,)
+    cause: np.ndarray            # (E,)
+    cause_p: np.ndarray          # (B, E)
+
+    @classmethod
+    def build(cls, structure: ContextStructure, prior: np.ndarray, log_absent: np.ndarray, link: np.ndarray,
+              leak: np.ndarray) -> KernelTables:
+        """From the engine's arrays, each with a leading axis of parameter sets: ``prior``
+        ``(B, T + 1)``, ``log_absent`` ``(B, A, n, W)``, ``link`` ``(B, m, n)``, ``leak`` ``(B, m)``."""
+        s = structure
+        start, cause, cause_p = cause_lists(link)
+        contiguous = np.ascontiguousarray
+        return cls(
+            prior=contiguous(prior, dtype=np.float64),
+            hub_index=contiguous(s.hub_index, dtype=np.int64).reshape(s.hub_size, len(s.hub)),
+            satellite_index=contiguous(s.satellite_index, dtype=np.int64).reshape(len(s.satellites), s.width),
+            satellite_size=np.array([s.cards[k] for k in s.satellites], dtype=np.int64),
+            unused_start=np.array([s.offsets[k] for k in s.unused], dtype=np.int64),
+            unused_stop=np.array([s.offsets[k + 1] for k in s.unused], dtype=np.int64),
+            group=contiguous(s.group, dtype=np.int64),
+            p_absent=contiguous(np.exp(log_absent)),
+            p_present=contiguous(-np.expm1(log_absent)),
+            leak=contiguous(leak, dtype=np.float64),
+            cause_start=start, cause=cause, cause_p=cause_p)
+
+    @property
+    def n(self) -> int:
+        return int(self.group.shape[0])
+
+    def _shared(self) -> tuple:
+        return (self.hub_index, self.satellite_index, self.satellite_size, self.unused_start, self.unused_stop,
+                self.group)
+
+    def one(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray
+            ) -> tuple[int, float, np.ndarray]:
+        """Status, log P(evidence) and posteriors for one evidence set, with parameter set 0."""
+        posterior = np.empty(self.n)
+        status, log_evidence = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
+                                         self.leak[0], self.cause_start, self.cause, self.cause_p[0],
+                                         context, conditions, findings, posterior)
+        return status, log_evidence, posterior
+
+    def rows(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, workers: int = 1
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Status ``(N,)``, log P(evidence) ``(N,)`` and posteriors ``(N, n)`` for N evidence sets
+        (``(N, T + 1)``, ``(N, n, 2)``, ``(N, m, 2)``), with parameter set 0. ``workers`` threads
+        answer contiguous chunks; every row is computed exactly as alone."""
+        N = context.shape[0]
+        status = np.empty(N, np.int64)
+        log_evidence = np.empty(N)
+        posterior = np.empty((N, self.n))
+        arguments = (self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0], self.leak[0],
+                     self.cause_start, self.cause, self.cause_p[0])
+
+        def chunk(r: slice) -> None:
+            query_rows(*arguments, context[r], conditions[r], findings[r], status[r], log_evidence[r], posterior[r])
+
+        _in_threads(chunk, N, workers)
+        return status, log_evidence, posterior
+
+    def parameter_rows(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, workers: int = 1
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Status, log P(evidence) and posteriors ``(B, ...)`` for one evidence set under every parameter set."""
+        B = self.prior.shape[0]
+        status = np.empty(B, np.int64)
+        log_evidence = np.empty(B)
+        posterior = np.empty((B, self.n))
+
+        def chunk(r: slice) -> None:
+            query_parameter_rows(self.prior[r], *self._shared(), self.p_absent[r], self.p_present[r], self.leak[r],
+                                 self.cause_start, self.cause, self.cause_p[r], context, conditions, findings,
+                                 status[r], log_evidence[r], posterior[r])
+
+        _in_threads(chunk, B, workers)
+        return status, log_evidence, posterior
+
+
+#: rows below which a batch is not worth splitting across threads
+_ROWS_PER_THREAD = 256
+
+
+def _in_threads(work, rows: int, workers: int) -> None:
+    """Call ``work(slice)`` on contiguous chunks of ``range(rows)``, in ``workers`` threads (the
+    compiled loops release the interpreter lock)."""
+    workers = max(1, min(workers, rows // _ROWS_PER_THREAD))
+    if workers == 1:
+        work(slice(0, rows))
+        return
+    bounds = np.linspace(0, rows, 4 * workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -587,3 +707,31 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
             value = 0.0
         posterior[j] = min(max(value, 0.0), 1.0)
     return ANSWERED, log_const + top + math.log(total)
+
+
+@numba.njit(cache=True, nogil=True)
+def query_rows(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+               p_absent, p_present, leak, cause_start, cause, cause_p,
+               context, conditions, findings, status, log_evidence, posterior):
+    """:func:`query_one` for each row of ``context`` ``(N, T + 1)``, ``conditions`` ``(N, n, 2)`` and
+    ``findings`` ``(N, m, 2)``, into ``status`` ``(N,)``, ``log_evidence`` ``(N,)`` and ``posterior``
+    ``(N, n)``. Each row is computed exactly as alone."""
+    for i in range(context.shape[0]):
+        status[i], log_evidence[i] = query_one(
+            prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+            p_absent, p_present, leak, cause_start, cause, cause_p,
+            context[i], conditions[i], findings[i], posterior[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def query_parameter_rows(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+                         p_absent, p_present, leak, cause_start, cause, cause_p,
+                         context, conditions, findings, status, log_evidence, posterior):
+    """:func:`query_one` for one evidence set under each parameter set ``b``: ``prior`` ``(B, T + 1)``,
+    ``p_absent`` and ``p_present`` ``(B, A, n, W)``, ``leak`` ``(B, m)`` and ``cause_p`` ``(B, E)``
+    (the causes themselves are shared), into outputs of leading length ``B``."""
+    for b in range(prior.shape[0]):
+        status[b], log_evidence[b] = query_one(
+            prior[b], hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+            p_absent[b], p_present[b], leak[b], cause_start, cause, cause_p[b],
+            context, conditions, findings, posterior[b])

@@ -75,22 +75,20 @@ class SweepResult:
     satellite: np.ndarray
 
 
-def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan:
+def plan(active: np.ndarray, group: np.ndarray) -> Plan:
     """Order the visit; ``active[k, j]`` says that condition ``j`` can activate slot ``k``.
 
     ``group[j]`` is the mixed satellite group of condition ``j`` (a group's members are visited
-    together) or -1. The adaptive plan visits only the conditions that can activate a slot, in an
-    order chosen to keep few slots open, and opens each slot just before its first cause and closes
-    it just after its last. The canonical plan visits every condition in index order (groups in
-    order after the others) with every slot open throughout: its arithmetic for a row is the same
-    whatever the other rows of the batch are, so a row's answer does not depend on its batch.
+    together) or -1. The plan visits only the conditions that can activate a slot, in an order
+    chosen to keep few slots open, and opens each slot just before its first cause and closes it
+    just after its last.
     """
     n_slots, n = active.shape
-    swept = np.ones(n, bool) if canonical else active.any(axis=0)
+    swept = active.any(axis=0)
     blocks: list[tuple[int, np.ndarray]] = [(-1, np.array([j])) for j in np.flatnonzero(swept & (group < 0))]
     for g in np.unique(group[swept & (group >= 0)]):
         blocks.append((int(g), np.flatnonzero(swept & (group == g))))
-    if not canonical and n_slots > GREEDY_SLOTS and len(blocks) > 1:
+    if n_slots > GREEDY_SLOTS and len(blocks) > 1:
         blocks = _greedy(blocks, active)
     order = [int(j) for _, members in blocks for j in members]
     slot_list, cond_list = np.nonzero(active)
@@ -99,18 +97,17 @@ def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan
         causes_of.setdefault(j, []).append(k)
     opens: dict[int, list[int]] = {}
     closes: dict[int, list[int]] = {}
-    if not canonical:
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for j in order:
-            for k in causes_of.get(j, ()):
-                if k not in first:
-                    first[k] = j
-                last[k] = j
-        for k, j in first.items():
-            opens.setdefault(j, []).append(k)
-        for k, j in last.items():
-            closes.setdefault(j, []).append(k)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for j in order:
+        for k in causes_of.get(j, ()):
+            if k not in first:
+                first[k] = j
+            last[k] = j
+    for k, j in first.items():
+        opens.setdefault(j, []).append(k)
+    for k, j in last.items():
+        closes.setdefault(j, []).append(k)
     steps: list[tuple[str, int, int, tuple[tuple[int, int], ...]]] = []
     open_slots: list[int] = []
 
@@ -123,9 +120,7 @@ def plan(active: np.ndarray, group: np.ndarray, canonical: bool = False) -> Plan
         open_slots.remove(k)
 
     for k in range(n_slots):
-        if canonical:
-            add(k)
-        elif k not in first:  # no condition can activate it: a constant weight
+        if k not in first:  # no condition can activate it: a constant weight
             add(k)
             drop(k)
     peak = len(open_slots)
@@ -189,7 +184,7 @@ def _normalise(x: np.ndarray, log_scale: np.ndarray | None) -> tuple[np.ndarray,
 
 
 def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, group: np.ndarray,
-          mixing: np.ndarray, sizes: tuple[int, ...], canonical: bool = False) -> SweepResult:
+          mixing: np.ndarray, sizes: tuple[int, ...]) -> SweepResult:
     """Run the sweep (see the module docstring).
 
     Parameters
@@ -207,11 +202,9 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
         ``(N, A, G, W)``: for each mixed group the weights of its satellite states (summing to 1).
     sizes
         The number of states of each mixed group.
-    canonical
-        Use the canonical plan (see :func:`plan`).
     """
     N, A, n, _ = q0.shape
-    the_plan = plan((links != 0).any(axis=0), group, canonical)
+    the_plan = plan((links != 0).any(axis=0), group)
     steps = the_plan.steps
     p_all = links[:, :, :, None, None]                                                   # (N, M, n, 1, 1)
     w_all = final[:, :, :, None, None]                                                   # (N, M, 2, 1, 1)
