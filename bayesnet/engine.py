@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -85,10 +85,6 @@ class _Parameters:
             log_b = np.maximum(np.log1p(-link), LOG_ZERO)
             log_a = np.log1p(-np.asarray(finding_leak, float))
         return cls(prior, log_absent, log_present, log_a, log_b, link, np.asarray(finding_leak, float))
-
-    def take(self, b: int) -> _Parameters:
-        """Parameter set ``b`` alone (a leading axis of 1)."""
-        return _Parameters(*(getattr(self, f.name)[b:b + 1] for f in fields(self)))
 
 
 class ExactEngine:
@@ -490,15 +486,19 @@ def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, eviden
     context = np.concatenate([*evidence.context, _PAD])
     for start in range(0, size, PARAMETER_CHUNK):
         r = slice(start, min(size, start + PARAMETER_CHUNK))
-        params = _Parameters.build(structure, [p[r] for p in batch.context_prior], batch.condition_leak[r],
-                                   [x[r] for x in batch.risk], batch.finding_leak[r], batch.link[r])
-        tables = KernelTables.build(structure, params.prior, params.log_absent, params.link, params.leak)
+        prior = np.concatenate([np.asarray(p[r], float) for p in batch.context_prior]
+                               + [np.zeros((r.stop - r.start, 1))], axis=1)
+        log_absent = log_absent_table(structure, batch.condition_leak[r], tuple(x[r] for x in batch.risk))
+        tables = KernelTables.build(structure, prior, log_absent, batch.link[r], batch.finding_leak[r])
         status, log_evidence[r], posterior[r] = tables.parameter_rows(context, evidence.conditions,
                                                                       evidence.findings, workers)
-        for b in np.flatnonzero(status == DECLINED):
-            log_e, post = _evaluate(structure, params.take(int(b)), context[None], evidence.conditions[None],
+        for b in start + np.flatnonzero(status == DECLINED):
+            one = slice(b, b + 1)
+            params = _Parameters.build(structure, [p[one] for p in batch.context_prior], batch.condition_leak[one],
+                                       [x[one] for x in batch.risk], batch.finding_leak[one], batch.link[one])
+            log_e, post = _evaluate(structure, params, context[None], evidence.conditions[None],
                                     evidence.findings[None])
-            log_evidence[start + b], posterior[start + b] = log_e[0], post[0]
+            log_evidence[b], posterior[b] = log_e[0], post[0]
         impossible = start + np.flatnonzero(status == IMPOSSIBLE)
         log_evidence[impossible] = -np.inf
         posterior[impossible] = np.nan

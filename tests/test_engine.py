@@ -228,6 +228,9 @@ def test_queries_the_kernel_declines_are_answered_exactly_by_the_general_path():
         log_evidence, posterior = engine.query_batch(EvidenceBatch.stack([encoded, encode_evidence(network, {})]))
         assert_matches(log_evidence[0], posterior[0], z, expected)
         assert posterior[1] == pytest.approx(engine.query(encode_evidence(network, {})).posterior, abs=1e-15)
+        log_evidence, posterior = query_parameter_batch(network, ParameterBatch.repeat(network, 3), encoded)
+        for b in range(3):
+            assert_matches(log_evidence[b], posterior[b], z, expected)
 
 
 def test_impossible_evidence_gives_minus_infinity_and_nan():
