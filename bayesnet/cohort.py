@@ -329,7 +329,7 @@ def _raise_rows(errors: pd.DataFrame) -> None:
 
 
 def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise", log_evidence: bool = True,
-                first_row: int = 1, _where: str = "") -> CohortScore:
+                first_row: int = 1, workers: int | None = None, _where: str = "") -> CohortScore:
     """Score every row of a cohort: P(condition present | the row's evidence) per condition.
 
     Parameters
@@ -345,6 +345,9 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
         Add the column ``log_evidence``: log P(the row's evidence).
     first_row
         The data-row number of the frame's first row, used in reports (for chunks of a longer table).
+    workers
+        Threads that answer the cases (default: the engine's; see
+        :meth:`~bayesnet.engine.ExactEngine.query_batch`).
 
     Returns
     -------
@@ -369,7 +372,7 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
     valid = np.flatnonzero(encoded.valid)
     if len(valid):
         with np.errstate(divide="ignore", invalid="ignore"):  # impossible rows come back as -inf, handled below
-            log_ev, posterior = model.engine.query_batch(encoded.batch)
+            log_ev, posterior = model.engine.query_batch(encoded.batch, workers=workers)
     else:
         log_ev, posterior = np.zeros(0), np.zeros((0, len(model.conditions)))
     impossible = ~np.isfinite(log_ev)

@@ -79,7 +79,9 @@ def _combined_meta(model: Model, index: pd.Index, log_evidence: bool) -> pd.Data
 def _score_partition(part: pd.DataFrame, model: Model, on_error: OnError, log_evidence: bool,
                      meta: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
     number = 0 if partition_info is None else int(partition_info["number"])
-    scores = score_frame(model, part, on_error=on_error, log_evidence=log_evidence, _where=f"partition {number}, ")
+    # one thread per task: Dask already runs partitions in parallel
+    scores = score_frame(model, part, on_error=on_error, log_evidence=log_evidence, workers=1,
+                         _where=f"partition {number}, ")
     posteriors = scores.posteriors.assign(**{_ERROR_FLAG: False})
     errors = scores.errors.assign(partition=number, **{_ERROR_FLAG: True})
     frame = pd.concat([posteriors, errors]) if len(errors) else posteriors

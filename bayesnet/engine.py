@@ -131,18 +131,19 @@ class ExactEngine:
                                               evidence.conditions[None], evidence.findings[None])
         return Answer(float(log_evidence_[0]), posterior_[0])
 
-    def query_batch(self, batch: EvidenceBatch) -> tuple[np.ndarray, np.ndarray]:
+    def query_batch(self, batch: EvidenceBatch, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
 
         A case with impossible evidence gets ``-inf`` and a row of NaN. Every case is answered
         exactly as :meth:`query` answers it alone (the same compiled arithmetic, to the last bit),
-        in ``workers`` threads over contiguous chunks of cases.
+        in ``workers`` threads (default: the engine's ``workers``) over contiguous chunks of cases.
         """
         findings = np.ascontiguousarray(batch.findings, dtype=float)
         N = findings.shape[0]
         context = np.concatenate([np.asarray(c, float) for c in batch.context] + [np.zeros((N, 1))], axis=1)
         conditions = np.ascontiguousarray(batch.conditions, dtype=float)
-        status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, self.workers)
+        threads = self.workers if workers is None else max(1, int(workers))
+        status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, threads)
         for r in np.flatnonzero(status == DECLINED):
             log_e, post = _evaluate(self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1],
                                     findings[r:r + 1])
