@@ -46,6 +46,12 @@ MAX_OPEN = 12
 TINY = 1e-100
 #: a state vector whose largest entry falls below this is rescaled by a power of two
 RESCALE_BELOW = 1e-100
+#: entries of a state vector can underflow (below about 1e-308) where a path through the conditions
+#: has tiny weights; that loses nothing while the vector's largest entry, once a slot is closed,
+#: stays above FLOOR, and an inner product giving a posterior stays above FLOOR_INNER. Otherwise the
+#: query is declined (a zero after a close counts: it may be an underflow)
+FLOOR = 1e-290
+FLOOR_INNER = 1e-250
 #: with more slots than this the order of the swept blocks is chosen greedily
 GREEDY_SLOTS = 8
 
@@ -55,10 +61,10 @@ _LN2 = math.log(2.0)
 
 def cause_lists(link: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each finding's causes as compressed rows: ``start`` ``(m + 1,)``, ``cause`` ``(E,)`` and the
-    link probabilities ``(..., E)``. ``link`` is ``(..., m, n)``; its leading (parameter-set) axes
-    must share one pattern of non-zero entries, taken from the first set."""
+    link probabilities ``(..., E)``. ``link`` is ``(..., m, n)``; with leading (parameter-set) axes
+    the causes are those with a non-zero link in any set (a zero link is an edge that never fires)."""
     link = np.asarray(link, dtype=np.float64)
-    pattern = link.reshape((-1,) + link.shape[-2:])[0] > 0
+    pattern = (link.reshape((-1,) + link.shape[-2:]) > 0).any(axis=0)
     rows, cols = np.nonzero(pattern)
     start = np.zeros(link.shape[-2] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=link.shape[-2]), out=start[1:])
@@ -178,13 +184,14 @@ def _in_threads(work, rows: int, workers: int) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def _rescale(state, rows, log_scale):
-    """Multiply ``state[:rows]`` by a power of two if its largest entry is tiny; 0 if it is all zero."""
+    """Multiply ``state[:rows]`` by a power of two if its largest entry is below ``RESCALE_BELOW``;
+    returns the new log scale and whether the largest entry was at least ``FLOOR``."""
     top = 0.0
     for s in range(rows):
         for x in range(state.shape[1]):
             if state[s, x] > top:
                 top = state[s, x]
-    if top == 0.0:
+    if top < FLOOR:
         return log_scale, False
     if top < RESCALE_BELOW:
         exponent = math.frexp(top)[1]
@@ -498,12 +505,14 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                 h1 = p_present[a, j, s] * u[j] * mu1[j]
                 f = h0 + h1
                 norm[j, s] = f
-                if f == 0.0:
+                if f < TINY:
+                    exact_zero = (p_absent[a, j, s] == 0.0 or mu0[j] == 0.0) and (
+                        p_present[a, j, s] == 0.0 or u[j] == 0.0 or mu1[j] == 0.0)
+                    if not exact_zero:
+                        return DECLINED, 0.0
                     q0[j, s] = 0.0
                     q1[j, s] = 0.0
                     continue
-                if f < TINY:
-                    return DECLINED, 0.0
                 q0[j, s] = h0 / f
                 q1[j, s] = h1 / f
             if g < 0:
@@ -525,6 +534,8 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
             if g >= 0:
                 for s in range(satellite_size[g]):
                     mix[g, s] *= norm[j, s]
+                    if 0.0 < mix[g, s] < TINY:
+                        return DECLINED, 0.0
         for g in range(G):
             total = 0.0
             for s in range(satellite_size[g]):
@@ -576,9 +587,9 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                         if x & bit == 0:
                             alpha[s, x] = z0 * alpha[s, x] + z1 * alpha[s, x | bit]
                             alpha[s, x | bit] = 0.0
-                log_scale, possible = _rescale(alpha, rows, log_scale)
-                if not possible:
-                    break
+                log_scale, safe = _rescale(alpha, rows, log_scale)
+                if not safe:
+                    return DECLINED, 0.0
             else:  # exit
                 g = step_index[t]
                 for s in range(rows):
@@ -593,8 +604,8 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                     for x in range(size):
                         alpha[s, x] = 0.0
                 rows = 1
-        if not possible or alpha[0, 0] == 0.0:
-            continue
+        if alpha[0, 0] < FLOOR:
+            return DECLINED, 0.0
         log_total[a] = log_w + log_f + log_scale + math.log(alpha[0, 0])
 
         # backward: posteriors as ratios of inner products taken at the same step
@@ -617,6 +628,8 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                         inner += beta[0, x] * exits[g, s, x]
                     satellite[g, s] = inner
                     total += inner
+                if total < FLOOR_INNER:
+                    return DECLINED, 0.0
                 for s in range(rows):
                     satellite[g, s] /= total
                 for s in range(1, rows):
@@ -632,7 +645,7 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                             v = beta[s, x]
                             beta[s, x] = z0 * v
                             beta[s, x | bit] = z1 * v
-                log_scale, possible = _rescale(beta, rows, log_scale)
+                log_scale, safe = _rescale(beta, rows, log_scale)
             elif kind == _COND:
                 j = step_index[t]
                 c = stored_at[j]
@@ -649,6 +662,8 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                         still += beta[s, x] * stored[c, s, x]
                     numerator += q1[j, s] * fired
                     denominator += q0[j, s] * still + q1[j, s] * fired
+                if denominator < FLOOR_INNER:
+                    return DECLINED, 0.0
                 by_hub[a, j] = numerator / denominator
                 for s in range(rows):
                     for x in range(size):
