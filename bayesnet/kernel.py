@@ -436,6 +436,7 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
             n_steps += 1
         for i in range(block_first[b], block_stop[b]):
             j = block_members[i]
+            opened = 0
             for e in range(edge_start[j], edge_start[j + 1]):
                 q = edge_slot[e]
                 if register_of[q] < 0:
@@ -449,9 +450,11 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                         peak = n_open
                         if peak > MAX_OPEN:
                             return DECLINED, 0.0
+                    opened |= 1 << r
                 edge_bit[e] = 1 << register_of[q]
             step_kind[n_steps] = _COND
             step_index[n_steps] = j
+            step_bit[n_steps] = opened  # the slots this condition opens
             n_steps += 1
             for e in range(edge_start[j], edge_start[j + 1]):
                 q = edge_slot[e]
@@ -673,6 +676,17 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                     a1 = q1[j, s]
                     for x in range(size):
                         beta[s, x] = a0 * beta[s, x] + a1 * work[x]
+                # before this step the slots it opens are not activated: clear those entries, so
+                # that the rescaling sees only entries that can still meet the forward vector
+                opened = step_bit[t]
+                if opened:
+                    for s in range(rows):
+                        for x in range(size):
+                            if x & opened:
+                                beta[s, x] = 0.0
+                log_scale, safe = _rescale(beta, rows, log_scale)
+                if not safe:
+                    return DECLINED, 0.0
             else:  # enter
                 g = step_index[t]
                 for x in range(size):
