@@ -12,18 +12,22 @@ module does the same exact computation as :mod:`bayesnet.engine` in one function
    ``u`` the product of its negative findings' factors), normalised to ``q0 + q1 = 1``.
 3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.sweep` gives the method): the
    state is a vector over which open slots some present cause has already activated, one bit per
-   slot, each slot open only between its first and its last cause in a greedy order. A satellite
-   group is visited as a block, with one state vector per satellite state. Every number added is
-   non-negative, so nothing cancels for any number of positive findings.
+   slot, each slot open only between its first and its last cause. A satellite group is visited as
+   a block, with one state vector per satellite state; with more than ``GREEDY_SLOTS`` slots the
+   blocks are ordered greedily to keep few slots open (a group's members keep their index order).
+   Every number added is non-negative, so nothing cancels for any number of positive findings.
 4. A backward pass gives each swept condition's posterior, and each swept group's satellite
    posterior, as a ratio of two inner products taken at the same step, so the power-of-two rescaling
    that keeps the vectors away from underflow cancels exactly.
 5. The conditions not swept have closed forms; the hub configurations are combined in log space.
 
-The kernel returns a status: answered, evidence impossible, or *declined*: a weight too close to
-underflow for linear arithmetic, or more slots open at once than ``MAX_OPEN``. Declined queries are
-answered by the general vectorised path of :mod:`bayesnet.engine`, which is exact in those cases
-too. The tests hold both to brute-force enumeration.
+The kernel returns a status: answered, evidence impossible (found before the sweep: a finding or
+context node that nothing can explain), or *declined*: more slots open at once than ``MAX_OPEN``,
+or a number that linear arithmetic could have lost to underflow (a weight below ``TINY``, a state
+vector below ``FLOOR`` after a slot closes, an inner product below ``FLOOR_INNER``; an exact zero
+there counts too, as it may be an underflow). Declined queries are answered by the general
+vectorised path of :mod:`bayesnet.engine`, which works in logs. The tests hold both to
+brute-force enumeration.
 """
 from __future__ import annotations
 
@@ -361,7 +365,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
             block_members[member_count] = j
             member_count += 1
             B += 1
-    group_touched = np.zeros(G, np.bool_)
     for g in range(G):
         first = member_count
         for j in range(n):
@@ -369,7 +372,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                 block_members[member_count] = j
                 member_count += 1
         if member_count > first:
-            group_touched[g] = True
             block_group[B] = g
             block_first[B] = first
             B += 1
@@ -405,7 +407,7 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                         opened += 1
                         if rest[q] - count[b, q] != 0:
                             after += 1
-                key = opened * 1000 + after
+                key = opened * (M + 1) + after
                 if best < 0 or key < best_key:
                     best = b
                     best_key = key
@@ -607,8 +609,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                     for x in range(size):
                         alpha[s, x] = 0.0
                 rows = 1
-        if alpha[0, 0] < FLOOR:
-            return DECLINED, 0.0
         log_total[a] = log_w + log_f + log_scale + math.log(alpha[0, 0])
 
         # backward: posteriors as ratios of inner products taken at the same step
