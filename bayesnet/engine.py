@@ -32,7 +32,7 @@ Two implementations
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +77,7 @@ class _Parameters:
               risk: Sequence[np.ndarray], finding_leak: np.ndarray, link: np.ndarray) -> _Parameters:
         """From network arrays that each carry a leading batch axis."""
         link = np.asarray(link, float)
-        prior = np.concatenate([np.asarray(p, float) for p in context_prior]
-                               + [np.zeros((link.shape[0], 1))], axis=1)
+        prior = _padded_prior(context_prior, link.shape[0])
         log_absent = log_absent_table(structure, condition_leak, tuple(risk))
         with np.errstate(divide="ignore"):
             log_present = np.log(-np.expm1(log_absent))
@@ -144,17 +143,29 @@ class ExactEngine:
         conditions = np.ascontiguousarray(batch.conditions, dtype=float)
         threads = self.workers if workers is None else max(1, int(workers))
         status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, threads)
-        for r in np.flatnonzero(status == DECLINED):
-            log_e, post = _evaluate(self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1],
-                                    findings[r:r + 1])
-            log_evidence[r], posterior[r] = log_e[0], post[0]
-        impossible = status == IMPOSSIBLE
-        log_evidence[impossible] = -np.inf
-        posterior[impossible] = np.nan
+        _settle(status, log_evidence, posterior, lambda r: _evaluate(
+            self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
         return log_evidence, posterior
 
 
 _PAD = np.zeros(1)
+
+
+def _padded_prior(context_prior: Sequence[np.ndarray], rows: int) -> np.ndarray:
+    """``(rows, T + 1)``: the context priors ``(rows, states_k)`` side by side, then 0 (the padding entry)."""
+    return np.concatenate([np.asarray(p, float) for p in context_prior] + [np.zeros((rows, 1))], axis=1)
+
+
+def _settle(status: np.ndarray, log_evidence: np.ndarray, posterior: np.ndarray,
+            general: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> None:
+    """In place: rows the kernel declined answered by ``general(row)`` (the general path, one row),
+    rows it found impossible set to ``-inf`` and NaN."""
+    for r in np.flatnonzero(status == DECLINED):
+        log_e, post = general(int(r))
+        log_evidence[r], posterior[r] = log_e[0], post[0]
+    impossible = status == IMPOSSIBLE
+    log_evidence[impossible] = -np.inf
+    posterior[impossible] = np.nan
 
 
 def default_workers() -> int:
@@ -487,20 +498,17 @@ def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, eviden
     context = np.concatenate([*evidence.context, _PAD])
     for start in range(0, size, PARAMETER_CHUNK):
         r = slice(start, min(size, start + PARAMETER_CHUNK))
-        prior = np.concatenate([np.asarray(p[r], float) for p in batch.context_prior]
-                               + [np.zeros((r.stop - r.start, 1))], axis=1)
+        prior = _padded_prior([p[r] for p in batch.context_prior], r.stop - r.start)
         log_absent = log_absent_table(structure, batch.condition_leak[r], tuple(x[r] for x in batch.risk))
         tables = KernelTables.build(structure, prior, log_absent, batch.link[r], batch.finding_leak[r])
         status, log_evidence[r], posterior[r] = tables.parameter_rows(context, evidence.conditions,
                                                                       evidence.findings, workers)
-        for b in start + np.flatnonzero(status == DECLINED):
-            one = slice(b, b + 1)
+
+        def general(b: int, start: int = start) -> tuple[np.ndarray, np.ndarray]:
+            one = slice(start + b, start + b + 1)
             params = _Parameters.build(structure, [p[one] for p in batch.context_prior], batch.condition_leak[one],
                                        [x[one] for x in batch.risk], batch.finding_leak[one], batch.link[one])
-            log_e, post = _evaluate(structure, params, context[None], evidence.conditions[None],
-                                    evidence.findings[None])
-            log_evidence[b], posterior[b] = log_e[0], post[0]
-        impossible = start + np.flatnonzero(status == IMPOSSIBLE)
-        log_evidence[impossible] = -np.inf
-        posterior[impossible] = np.nan
+            return _evaluate(structure, params, context[None], evidence.conditions[None], evidence.findings[None])
+
+        _settle(status, log_evidence[r], posterior[r], general)
     return log_evidence, posterior

@@ -271,7 +271,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
 
     # ---- findings: constants, negatives (absorbed as u), slots
     u = np.ones(n)
-    slot_of = np.full(m, -1, np.int64)
     slot_finding = np.empty(m, np.int64)
     w0 = np.empty(m)
     w1 = np.empty(m)
@@ -297,7 +296,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
                     return IMPOSSIBLE, -np.inf
                 log_const += math.log(a0 / top)
                 continue
-            slot_of[k] = M
             slot_finding[M] = k
             w0[M] = a0 / top
             w1[M] = l1 / top
@@ -328,10 +326,6 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
         log_const += math.log(total)
 
     # ---- the sweep's program: which conditions, in which order, with which slots open
-    n_edges = 0
-    for q in range(M):
-        k = slot_finding[q]
-        n_edges += cause_start[k + 1] - cause_start[k]
     edge_count = np.zeros(n, np.int64)
     for q in range(M):
         k = slot_finding[q]
@@ -340,6 +334,7 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     edge_start = np.zeros(n + 1, np.int64)
     for j in range(n):
         edge_start[j + 1] = edge_start[j] + edge_count[j]
+    n_edges = edge_start[n]
     edge_slot = np.empty(n_edges, np.int64)
     edge_p = np.empty(n_edges)
     fill = edge_start[:n].copy()
