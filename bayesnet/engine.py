@@ -118,8 +118,15 @@ class ExactEngine:
     def query(self, evidence: EncodedEvidence) -> Answer:
         """P(condition present | evidence) for every condition, and log P(evidence).
 
-        Impossible evidence gives ``log_evidence = -inf`` and a posterior of NaN.
+        Impossible evidence gives ``log_evidence = -inf`` and a posterior of NaN. Evidence with
+        ``alternatives`` is answered as their weighted sum.
         """
+        if evidence.alternatives:
+            parts = [self.query(evidence.with_findings(rows)) for _, rows in evidence.alternatives]
+            log_evidence, posterior = mix([w for w, _ in evidence.alternatives],
+                                          np.array([[a.log_evidence] for a in parts]),
+                                          np.array([[a.posterior] for a in parts]))
+            return Answer(float(log_evidence[0]), posterior[0])
         context = np.concatenate([*evidence.context, _PAD])
         status, log_evidence, posterior = self._kernel.one(context, evidence.conditions, evidence.findings)
         if status == ANSWERED:
@@ -166,6 +173,29 @@ def _settle(status: np.ndarray, log_evidence: np.ndarray, posterior: np.ndarray,
     impossible = status == IMPOSSIBLE
     log_evidence[impossible] = -np.inf
     posterior[impossible] = np.nan
+
+
+def mix(weights: Sequence[float], log_evidence: np.ndarray, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine the answers to hard alternatives of soft evidence, weighted by ``weights``.
+
+    ``log_evidence`` is ``(A, N)`` and ``posterior`` ``(A, N, n)`` for ``A`` alternatives; returns
+    log of ``sum_a w_a P(e_a)`` ``(N,)`` and the posteriors ``(N, n)``, each alternative weighted by
+    its share of that sum (impossible alternatives have none).
+    """
+    with np.errstate(divide="ignore"):
+        terms = np.log(np.asarray(weights, float))[:, None] + log_evidence
+    top = terms.max(axis=0)
+    safe = np.where(top > -np.inf, top, 0.0)
+    share = np.exp(terms - safe)
+    total = share.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        combined = np.log(total) + safe
+        weight = share / total
+        posterior = np.einsum("an,anj->nj", weight, np.nan_to_num(posterior))
+    impossible = ~(combined > -np.inf)
+    combined[impossible] = -np.inf
+    posterior[impossible] = np.nan
+    return combined, posterior
 
 
 def default_workers() -> int:
@@ -490,6 +520,11 @@ def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, eviden
     parameter sets are answered by the compiled kernel in chunks of ``PARAMETER_CHUNK``, in
     ``workers`` threads (default: the number of cores, at most 4).
     """
+    if evidence.alternatives:
+        parts = [query_parameter_batch(network, batch, evidence.with_findings(rows), workers)
+                 for _, rows in evidence.alternatives]
+        return mix([w for w, _ in evidence.alternatives], np.stack([p[0] for p in parts]),
+                   np.stack([p[1] for p in parts]))
     workers = default_workers() if workers is None else max(1, int(workers))
     structure = context_structure(network)
     size = batch.size

@@ -9,6 +9,7 @@ Evidence maps a node name to
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,18 +26,38 @@ EvidenceValue = Union[str, Sequence[float], Mapping[str, float], None]
 Evidence = Mapping[str, EvidenceValue]
 
 
+#: the most hard alternatives that soft evidence on ordered or presenting findings may expand into
+MAX_ALTERNATIVES = 4096
+
+
 @dataclass(frozen=True, eq=False)
 class EncodedEvidence:
-    """Evidence as one likelihood vector per node (all ones where a node is unobserved)."""
+    """Evidence as likelihood vectors on the engine's nodes (all ones where a node is unobserved).
+
+    ``findings`` holds one row per engine row of the network (binary findings and the rows derived
+    from ordered findings and the population), with the population's condition applied. Soft
+    evidence on an ordered or a presenting finding is not a product over engine rows; it is a
+    weighted sum of hard alternatives: ``alternatives`` then lists ``(weight, findings)`` pairs, and
+    P(evidence) is the weighted sum of their probabilities (``findings`` is the first of them).
+    """
 
     context: tuple[np.ndarray, ...]
     conditions: np.ndarray
     findings: np.ndarray
     items: tuple[tuple[str, EvidenceValue], ...]
+    alternatives: tuple[tuple[float, np.ndarray], ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not self.items
+
+    def observed_rows(self) -> np.ndarray:
+        """``(m,)``: engine rows whose likelihood is informative in some alternative."""
+        arrays = [a for _, a in self.alternatives] or [self.findings]
+        return np.any([a[:, 0] != a[:, 1] for a in arrays], axis=0)
+
+    def with_findings(self, findings: np.ndarray) -> EncodedEvidence:
+        return EncodedEvidence(self.context, self.conditions, findings, self.items)
 
 
 def describe(node: str, value: EvidenceValue) -> str:
@@ -99,25 +120,90 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> Encod
     findings = np.ones((len(network.findings), 2))
     kidx = {k: a for a, k in enumerate(network.context)}
     cidx = {c: j for j, c in enumerate(network.conditions)}
-    fidx = {f: i for i, f in enumerate(network.findings)}
+    fidx = {f: i for i, f in enumerate(network.findings[:network.binary_count])}
+    ordered = {o.name: o for o in network.ordered}
+    names = [*network.context, *network.conditions, *network.vocabulary]
     items: list[tuple[str, EvidenceValue]] = []
+    choices: list[list[tuple[float, tuple[tuple[int, int], ...]]]] = []   # soft evidence: weighted hard rows
     for node, value in evidence.items():
         if not isinstance(node, str):
             raise EvidenceError(f"evidence keys must be node names, got {node!r}")
+        known = node in kidx or node in cidx or node in fidx or node in ordered
+        if not known:
+            raise UnknownNameError("node", node, names)
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            if node not in kidx and node not in cidx and node not in fidx:
-                raise UnknownNameError("node", node, [*network.context, *network.conditions, *network.findings])
             continue
         if node in kidx:
             context[kidx[node]] = _likelihood(node, network.context_states[kidx[node]], value)
         elif node in cidx:
             conditions[cidx[node]] = _likelihood(node, ("absent", "present"), value)
-        elif node in fidx:
-            findings[fidx[node]] = _likelihood(node, ("absent", "present"), value)
+        elif node in ordered:
+            finding = ordered[node]
+            vector = _likelihood(node, finding.states, value)
+            states = np.flatnonzero(vector)
+            if len(states) == 1:
+                _set_rows(findings, finding.rows(int(states[0])))
+            else:
+                choices.append([(float(vector[s]), finding.rows(int(s))) for s in states])
         else:
-            raise UnknownNameError("node", node, [*network.context, *network.conditions, *network.findings])
+            i = fidx[node]
+            vector = _likelihood(node, ("absent", "present"), value)
+            if i in network.presenting and vector[0] != vector[1] and np.all(vector > 0):
+                choices.append([(float(vector[0]), ((i, 0),)), (float(vector[1]), ((i, 1),))])
+            else:
+                findings[i] = vector
         items.append((node, value))
-    return EncodedEvidence(tuple(context), conditions, findings, tuple(items))
+    if not choices:
+        apply_population(network, findings[None])
+        return EncodedEvidence(tuple(context), conditions, findings, tuple(items))
+    count = math.prod(len(c) for c in choices)
+    if count > MAX_ALTERNATIVES:
+        raise EvidenceError(f"soft evidence on ordered or presenting findings expands into {count} alternatives; "
+                            f"at most {MAX_ALTERNATIVES} are answered (give hard states for some of them)")
+    alternatives = []
+    for combination in itertools.product(*choices):
+        rows = findings.copy()
+        weight = 1.0
+        for w, hard in combination:
+            weight *= w
+            _set_rows(rows, hard)
+        apply_population(network, rows[None])
+        alternatives.append((weight, rows))
+    return EncodedEvidence(tuple(context), conditions, alternatives[0][1], tuple(items), tuple(alternatives))
+
+
+def _set_rows(findings: np.ndarray, rows: tuple[tuple[int, int], ...]) -> None:
+    """Hard evidence ``row = state`` on engine rows (multiplied in, so contradictions stay visible)."""
+    for row, state in rows:
+        findings[row] = findings[row] * (np.arange(2) == state)
+
+
+def apply_population(network: NoisyOrNetwork, findings: np.ndarray) -> None:
+    """In place, for a batch ``(N, m, 2)``: every patient has at least one presenting finding present.
+
+    A row with a presenting finding observed present needs nothing more. Otherwise, of the
+    presenting findings not observed (equal likelihoods), one must be present: that finding's row,
+    or the population row of that set, is set to present. With every presenting finding observed
+    absent the evidence is impossible, and the first one's likelihood becomes zero.
+    """
+    presenting = list(network.presenting)
+    if not presenting:
+        return
+    lam = findings[:, presenting, :]                                          # (N, P, 2)
+    present = (lam[..., 0] == 0) & (lam[..., 1] > 0)
+    open_ = lam[..., 0] == lam[..., 1]
+    rows_of = {members: row for members, row in network.population}
+    need = ~present.any(axis=1)
+    code = open_ @ (1 << np.arange(len(presenting)))                          # which ones are open, as bits
+    for mask in np.unique(code[need]):
+        rows = np.flatnonzero(need & (code == mask))
+        members = tuple(presenting[p] for p in range(len(presenting)) if mask >> p & 1)
+        if not members:
+            findings[rows, presenting[0]] = 0.0
+        elif len(members) == 1:
+            findings[rows, members[0]] = findings[rows, members[0]] * np.array([0.0, 1.0])
+        else:
+            findings[rows, rows_of[members]] = [0.0, 1.0]
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from .errors import KnowledgeBaseError, Problem, suggest
 
 __all__ = [
@@ -39,20 +41,37 @@ TABLES: dict[str, tuple[Role, tuple[str, ...]]] = {
     "context_priors.csv": ("context_prior", ("node", "state")),
     "condition_priors.csv": ("condition_leak", ("condition",)),
     "risk_factors.csv": ("risk_factor", ("condition", "context", "state")),
-    "finding_leaks.csv": ("finding_leak", ("finding",)),
-    "links.csv": ("link", ("finding", "condition")),
+    "finding_leaks.csv": ("finding_leak", ("finding", "state")),
+    "links.csv": ("link", ("finding", "state", "condition")),
 }
+#: the group of the presenting findings: every patient of the population has at least one present
+PRESENTING = "presenting"
+#: ``cells.csv`` entries: a row in links.csv, or no effect beyond the finding's leak
+CELL_LINK, CELL_NONE = "link", "-"
 
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """A node of the network as ``nodes.csv`` defines it."""
+    """A node of the network as ``nodes.csv`` defines it.
+
+    A finding whose states are not ``absent|present`` is *ordered*: its states run from the lowest
+    (what no cause produces) to the highest, and its table is a leaky noisy-MAX.
+    """
 
     name: str
     type: NodeType
     states: tuple[str, ...]
     group: str
     description: str
+
+    @property
+    def ordered(self) -> bool:
+        """A multi-state finding (a noisy-MAX over its ordered states)."""
+        return self.type == "finding" and self.states != BINARY
+
+    @property
+    def presenting(self) -> bool:
+        return self.type == "finding" and self.group == PRESENTING
 
 
 @dataclass(frozen=True)
@@ -72,9 +91,11 @@ class Parameter:
     """One number of the knowledge base with its provenance.
 
     ``node`` is the node whose table the number belongs to; ``parent`` is the cause (a condition, or
-    ``context=state`` for a risk factor) and ``state`` the state of a context prior. ``value``,
-    ``low`` and ``high`` are probabilities as written (for links and risk factors: P(effect present |
-    this cause alone), leak included); verbal values are already read off the verbal scale.
+    ``context=state`` for a risk factor) and ``state`` the state of a context prior, or of an ordered
+    finding for its leaks and links (``None`` for a binary finding, whose number is about
+    ``present``). ``value``, ``low`` and ``high`` are probabilities as written (for links and risk
+    factors: P(effect in this state | this cause alone), leak included); verbal values are already
+    read off the verbal scale.
     """
 
     role: Role
@@ -100,9 +121,12 @@ class Parameter:
         """A unique, readable identifier such as ``link:fluid_levels<-tumoral_calcinosis``."""
         if self.role == "context_prior":
             return f"prior:{self.node}={self.state}"
+        effect = self.node if self.state is None else f"{self.node}={self.state}"
         if self.role in ("condition_leak", "finding_leak"):
-            return f"leak:{self.node}"
-        return f"{'risk' if self.role == 'risk_factor' else 'link'}:{self.node}<-{self.parent}"
+            return f"leak:{effect}"
+        if self.role == "risk_factor":
+            return f"risk:{self.node}<-{self.parent}"
+        return f"link:{effect}<-{self.parent}"
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,8 @@ class KnowledgeBase:
     nodes: tuple[NodeSpec, ...]
     parameters: tuple[Parameter, ...]
     verbal_scale: tuple[VerbalPhrase, ...]
+    #: (finding, condition) pairs that ``cells.csv`` declares to have no effect beyond the leak
+    no_effect: tuple[tuple[str, str], ...] = ()
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
@@ -222,8 +248,11 @@ def _read_nodes(reader: _Reader) -> list[NodeSpec]:
         if bad_states or len(states) < 2 or len(set(states)) != len(states):
             reader.problem(file, line, "states", f"expected two or more distinct names separated by '|', got {row['states']!r}")
             ok = False
-        elif type_ in ("condition", "finding") and states != BINARY:
-            reader.problem(file, line, "states", f"a {type_} has the states absent|present, got {row['states']!r}")
+        elif type_ == "condition" and states != BINARY:
+            reader.problem(file, line, "states", f"a condition has the states absent|present, got {row['states']!r}")
+            ok = False
+        elif type_ == "finding" and row["group"] == PRESENTING and states != BINARY:
+            reader.problem(file, line, "states", f"a presenting finding has the states absent|present, got {row['states']!r}")
             ok = False
         if not row["description"]:
             reader.problem(file, line, "description", "a plain-language description is required")
@@ -331,6 +360,19 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
             return False
         return True
 
+    def finding_state(file: str, line: int, node: NodeSpec, state: str) -> tuple[bool, str | None]:
+        """A finding row's state: ``None`` for a binary finding, a state above the lowest otherwise."""
+        if not node.ordered:
+            if state in ("", "present"):
+                return True, None
+            reader.problem(file, line, "state", f"{node.name} is absent|present: leave state empty (the row is about present), got {state!r}")
+            return False, None
+        if state not in node.states[1:]:
+            reader.problem(file, line, "state", f"{node.name} is ordered ({' < '.join(node.states)}): state must be one of "
+                           f"{', '.join(node.states[1:])} (the lowest, {node.states[0]}, is the complement), got {state!r}")
+            return False, None
+        return True, state
+
     for file, (role, keys) in TABLES.items():
         for line, row in reader.rows(file, keys + PROVENANCE):
             key = tuple(row[k] for k in keys)
@@ -355,6 +397,9 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                 node = row["finding"]
                 if not check_node(file, line, "finding", node, "finding"):
                     continue
+                ok, state = finding_state(file, line, by_name[node], row["state"])
+                if not ok:
+                    continue
             elif role == "risk_factor":
                 node = row["condition"]
                 ok = check_node(file, line, "condition", node, "condition")
@@ -372,15 +417,115 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
                 ok = check_node(file, line, "condition", row["condition"], "condition") and ok
                 if not ok:
                     continue
+                ok, state = finding_state(file, line, by_name[node], row["state"])
+                if not ok:
+                    continue
                 parent = row["condition"]
             param = _read_parameter(reader, file, role, line, row, node, parent, state, scale)
             if param is not None:
                 params.append(param)
 
     _check_structure(reader, nodes, params, {key for key, _ in keys_seen.items()})
+    _check_ordered(reader, nodes, params)
+    no_effect = _read_cells(reader, nodes, params, set(keys_seen))
     if reader.problems:
         raise KnowledgeBaseError(reader.problems)
-    return KnowledgeBase(path, tuple(nodes), tuple(params), tuple(scale.values()))
+    return KnowledgeBase(path, tuple(nodes), tuple(params), tuple(scale.values()), no_effect)
+
+
+def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
+                rows_given: set[tuple[str, ...]]) -> tuple[tuple[str, str], ...]:
+    """``cells.csv``: a finding x condition grid in which every cell is ``link`` or ``-`` (no effect).
+
+    It must agree with ``links.csv`` cell by cell, so that no pair is left undecided. A row of
+    ``links.csv`` that is present but invalid has been reported already and counts as present.
+    """
+    file = "cells.csv"
+    conditions = [n.name for n in nodes if n.type == "condition"]
+    findings = {n.name for n in nodes if n.type == "finding"}
+    linked = {(p.node, p.parent) for p in params if p.role == "link"}
+    linked |= {(key[0], key[2]) for key in rows_given if len(key) == 3 and key[0] in findings and key[2] in conditions}
+    links_clean = not any(p.file == "links.csv" for p in reader.problems)  # else its rows were reported already
+    rows = reader.rows(file, ("finding", *conditions))
+    if file in reader.unreadable:
+        return ()
+    no_effect: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        finding = row["finding"]
+        if finding not in findings:
+            close = suggest(finding, sorted(findings))
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            reader.problem(file, line, "finding", f"{finding!r} is not a finding of nodes.csv{hint}")
+            continue
+        if finding in seen:
+            reader.problem(file, line, "finding", f"{finding} has two rows")
+            continue
+        seen.add(finding)
+        for condition in conditions:
+            cell = row[condition]
+            has_row = (finding, condition) in linked
+            if cell == CELL_LINK and not has_row and links_clean:
+                reader.problem(file, line, condition, f"{finding} x {condition} says {CELL_LINK!r} but links.csv has no row for it")
+            elif cell == CELL_NONE and has_row:
+                reader.problem(file, line, condition, f"{finding} x {condition} says {CELL_NONE!r} (no effect) but links.csv has a row for it")
+            elif cell not in (CELL_LINK, CELL_NONE):
+                reader.problem(file, line, condition, f"expected {CELL_LINK!r} (a row in links.csv) or {CELL_NONE!r} "
+                               f"(no effect beyond the leak), got {cell!r}")
+            elif cell == CELL_NONE:
+                no_effect.append((finding, condition))
+    for finding in sorted(findings - seen):
+        reader.problem(file, None, "finding", f"{finding} has no row: every finding x condition cell must be decided")
+    return tuple(no_effect)
+
+
+def _check_ordered(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter]) -> None:
+    """An ordered finding's leak and each cause's row are distributions, and a cause can only raise
+    the finding (the noisy-MAX constraint): with cumulative probabilities ``T(<= s)`` of a cause
+    alone and ``L(<= s)`` of the leak, ``T(<= s) <= L(<= s)`` and ``T(<= s) / L(<= s)`` never
+    decreases with ``s``.
+    """
+    for node in nodes:
+        if not node.ordered:
+            continue
+        rows: dict[str | None, dict[str, Parameter]] = defaultdict(dict)
+        for p in params:
+            if p.node == node.name and p.role in ("finding_leak", "link"):
+                rows[p.parent][p.state] = p  # type: ignore[index]
+        leak = rows.get(None)
+        if not leak or len(leak) != len(node.states) - 1:
+            reader.problem("finding_leaks.csv", None, "state", f"{node.name} needs a leak row for each of "
+                           f"{', '.join(node.states[1:])}")
+            continue
+        leak_cdf = _cdf(node, leak)
+        if leak_cdf is None or leak_cdf[0] <= 0:
+            first = next(iter(leak.values()))
+            reader.problem(first.file, first.line, "value", f"the leak rows of {node.name} sum to 1 or more; "
+                           f"the lowest state {node.states[0]} needs a probability above 0")
+            continue
+        for cause, given in rows.items():
+            if cause is None:
+                continue
+            first = next(iter(given.values()))
+            cdf = _cdf(node, given)
+            if cdf is None:
+                reader.problem(first.file, first.line, "value", f"the rows of {node.name} <- {cause} sum to more than 1")
+                continue
+            ratio = cdf / leak_cdf
+            if np.any(ratio > 1 + 1e-12) or np.any(np.diff(ratio) < -1e-12):
+                reader.problem(first.file, first.line, "value",
+                               f"{node.name} <- {cause}: a cause can only raise an ordered finding; its cumulative "
+                               f"probabilities {np.round(cdf, 4).tolist()} must stay at or below the leak's "
+                               f"{np.round(leak_cdf, 4).tolist()} with a ratio that never decreases")
+
+
+def _cdf(node: NodeSpec, rows: dict[str | None, Parameter]) -> np.ndarray | None:
+    """P(Y <= s) for every state but the highest, from rows for some states above the lowest."""
+    probs = np.array([0.0] + [rows[s].value if s in rows else 0.0 for s in node.states[1:]])
+    probs[0] = 1.0 - math.fsum(probs[1:])
+    if probs[0] < -1e-12:
+        return None
+    return np.cumsum(np.maximum(probs, 0.0))[:-1]
 
 
 def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
@@ -389,7 +534,8 @@ def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parame
 
     A row that is present but invalid has been reported already, so its absence is not reported again.
     """
-    leaks = {p.node: p for p in params if p.role in ("condition_leak", "finding_leak")}
+    leaks = {p.node: p for p in params if p.role in ("condition_leak", "finding_leak") and p.state is None}
+    ordered = {n.name for n in nodes if n.ordered}
     priors: dict[str, list[Parameter]] = defaultdict(list)
     for p in params:
         if p.role == "context_prior":
@@ -417,19 +563,23 @@ def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parame
                     if abs(total - 1.0) > 1e-9:
                         reader.problem("context_priors.csv", rows[0].line, "value",
                                        f"the priors of {node.name} sum to {total:.12g}, expected 1")
-        elif node.name not in leaks and (node.name,) not in rows_given:
+        elif node.ordered:
+            continue  # its leak rows are checked with its links (_check_ordered)
+        elif node.name not in leaks and not rows_given & {(node.name,), (node.name, ""), (node.name, "present")}:
             file = "condition_priors.csv" if node.type == "condition" else "finding_leaks.csv"
             if file not in reader.unreadable:
                 reader.problem(file, None, node.type, f"{node.name} has no row")
     for p in leaks.values():
         if p.value >= 1.0:
             reader.problem(p.file, p.line, "value", f"a leak must be below 1, got {p.value}")
-    linked = {p.node for p in params if p.role == "link"} | {key[0] for key in rows_given if len(key) == 2}
+    findings = {n.name for n in nodes if n.type == "finding"}
+    linked = {p.node for p in params if p.role == "link"} | {key[0] for key in rows_given
+                                                             if len(key) == 3 and key[0] in findings}
     for node in nodes:
         if node.type == "finding" and node.name not in linked and "links.csv" not in reader.unreadable:
             reader.problem("links.csv", None, "finding", f"{node.name} has no cause: add at least one link")
     for p in params:
-        if p.role in ("link", "risk_factor") and p.node in leaks:
+        if p.role in ("link", "risk_factor") and p.node in leaks and p.node not in ordered:
             leak = leaks[p.node]
             if p.value < leak.value:
                 reader.problem(p.file, p.line, "value", f"{p.value} is below the leak {leak.value} of {p.node} "

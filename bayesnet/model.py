@@ -65,7 +65,8 @@ class Model:
 
     @property
     def findings(self) -> tuple[str, ...]:
-        return self.network.findings
+        """The findings a user can observe (binary and ordered), in vocabulary order."""
+        return self.network.vocabulary
 
     @property
     def context(self) -> tuple[str, ...]:
@@ -108,8 +109,30 @@ class Model:
 
     @cached_property
     def priors(self) -> pd.Series:
-        """P(condition present) with no evidence."""
+        """P(condition present) in the population, before any other evidence: every patient has mineral
+        in at least one presenting compartment (the *referral* distribution)."""
         return pd.Series(self.engine.query(self.encode({})).posterior, index=list(self.conditions), name="prior")
+
+    @cached_property
+    def base_rates(self) -> pd.Series:
+        """P(condition present) in the care setting the priors describe, before the presenting finding."""
+        empty = self.encode({})
+        unconditioned = empty.with_findings(np.ones_like(empty.findings))
+        return pd.Series(self.engine.query(unconditioned).posterior, index=list(self.conditions), name="base_rate")
+
+    def none_probability(self, evidence: Evidence | EncodedEvidence | None = None) -> float:
+        """P(no modelled condition is present | evidence): the share of such cases that the leaks
+        (causes outside the model) explain. 0 when a condition is observed present."""
+        encoded = evidence if isinstance(evidence, EncodedEvidence) else self.encode(evidence)
+        return float(np.exp(self._log_none(encoded) - self.answer(encoded).log_evidence))
+
+    def _log_none(self, encoded: EncodedEvidence) -> float:
+        """log P(evidence, every condition absent)."""
+        if np.any(encoded.conditions[:, 0] == 0):
+            return -np.inf
+        clamped = EncodedEvidence(encoded.context, encoded.conditions * np.array([1.0, 0.0]), encoded.findings,
+                                  encoded.items, encoded.alternatives)
+        return self.engine.query(clamped).log_evidence
 
     def posteriors(self, evidence: Evidence | None = None) -> pd.DataFrame:
         """The differential: P(condition present | evidence) for every condition, ranked.
@@ -123,15 +146,19 @@ class Model:
         Returns
         -------
         pandas.DataFrame
-            Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` and
-            ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds log P(evidence).
+            Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` (the
+            population's referral prior, :attr:`priors`) and ``ratio`` (posterior / prior).
+            ``attrs["log_evidence"]`` holds log P(evidence) and ``attrs["none"]`` the probability that
+            no modelled condition is present (:meth:`none_probability`).
         """
-        answer = self.answer(evidence)
+        encoded = self.encode(evidence)
+        answer = self.answer(encoded)
         frame = pd.DataFrame({"posterior": answer.posterior, "prior": self.priors.to_numpy()},
                              index=pd.Index(self.conditions, name="condition"))
         frame["ratio"] = frame["posterior"] / frame["prior"]
         frame = frame.sort_values("posterior", ascending=False, kind="stable")
         frame.attrs["log_evidence"] = answer.log_evidence
+        frame.attrs["none"] = float(np.exp(self._log_none(encoded) - answer.log_evidence))
         return frame
 
     def posteriors_batch(self, frame: pd.DataFrame, *, on_error: str = "raise",

@@ -1,24 +1,42 @@
-"""The numeric form of the network: a leaky noisy-OR network over context, conditions and findings.
+"""The numeric form of the network: leaky noisy-OR and noisy-MAX tables over context, conditions and findings.
 
 A :class:`NoisyOrNetwork` holds the network's native parameters as numpy arrays:
 
 * context node ``k``: a prior vector over its states;
 * condition ``j``: a leak ``l_j`` and, for each context node ``k``, link probabilities ``q[k][j, s]``
   that state ``s`` of ``k`` alone causes the condition; ``P(absent | c) = (1 - l_j) prod_k (1 - q[k][j, c_k])``;
-* finding ``i``: a leak ``L_i`` and links ``p[i, j]``; ``P(absent | d) = (1 - L_i) prod_j (1 - p[i, j])^d_j``.
+* binary finding ``i``: a leak ``L_i`` and links ``p[i, j]``; ``P(absent | d) = (1 - L_i) prod_j (1 - p[i, j])^d_j``;
+* ordered finding ``o`` (states ``0 < 1 < ... < K-1``): a leaky noisy-MAX. The leak has a distribution
+  ``L`` over the states and each condition ``j`` its own distribution ``c_j`` (what it produces alone,
+  leak aside); the finding is the largest of them, so with cumulative sums ``L(<= s)``, ``C_j(<= s)``:
+  ``P(Y <= s | d) = L(<= s) prod_j C_j(<= s)^d_j`` (Diez 1993).
 
-It is what the inference engine reads, and it expands into the full conditional probability tables
-that pgmpy and brute-force enumeration use.
+The inference engine reads only binary noisy-OR rows. An ordered finding enters it as rows of that
+kind, exactly: ``[Y >= s]`` is a noisy-OR with inhibitors ``C_j(<= s-1)``, and ``Y = s`` for a middle
+state is ``[Y >= s+1]`` absent together with a row *step s* present, whose inhibitors are
+``C_j(<= s-1) / C_j(<= s)``, since ``P(Y = s) = P(Y <= s) (1 - P(Y <= s-1) / P(Y <= s))``.
+
+The population (:data:`~bayesnet.knowledge.PRESENTING`) is that every patient has at least one
+presenting finding present. With the presenting findings independent noisy-ORs given the
+conditions, "at least one of a set S present" is itself a noisy-OR row with inhibitors
+``prod_{f in S} (1 - p_fj)``; the network holds one such row for each set of two or more.
+
+The rows that the engine reads but no user names (steps, thresholds, population rows) are *derived*:
+:func:`derive_rows` recomputes them from the native numbers, for one network or a batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import itertools
 
 import numpy as np
 
 from .knowledge import BINARY, KnowledgeBase, Parameter
 
-__all__ = ["NoisyOrNetwork", "ParameterLocation", "compile_knowledge", "link_from_value"]
+__all__ = ["NoisyOrNetwork", "OrderedFinding", "ParameterLocation", "compile_knowledge", "link_from_value",
+           "derive_rows", "ordered_rows"]
 
 COLUMN_TOLERANCE = 1e-9
 
@@ -32,9 +50,10 @@ def link_from_value(value: float | np.ndarray, leak: float | np.ndarray) -> floa
 class ParameterLocation:
     """Where a knowledge-base parameter sits in the network's arrays.
 
-    ``array`` is one of ``context_prior``, ``condition_leak``, ``risk``, ``finding_leak``, ``link``;
-    ``index`` indexes that array (for ``context_prior`` and ``risk`` the first entry picks the
-    context node).
+    ``array`` is one of ``context_prior``, ``condition_leak``, ``risk``, ``finding_leak``, ``link``,
+    ``ordered_leak`` (index: ordered finding, state) or ``ordered_link`` (ordered finding, condition,
+    state); ``index`` indexes that array (for ``context_prior`` and ``risk`` the first entry picks
+    the context node).
     """
 
     array: str
@@ -42,8 +61,96 @@ class ParameterLocation:
 
 
 @dataclass(frozen=True, eq=False)
+class OrderedFinding:
+    """A finding with ordered states and a leaky noisy-MAX table (see the module docstring).
+
+    ``leak`` is ``(K,)``: P(state) with no condition present; ``cause`` is ``(n, K)``: each
+    condition's own distribution (``[1, 0, ..., 0]`` for a condition that is not a parent).
+    ``above[s - 1]`` is the engine row ``[Y >= s]`` (s = 1 .. K-1); ``step[s - 1]`` the engine row of
+    middle state ``s`` (s = 1 .. K-2).
+    """
+
+    name: str
+    states: tuple[str, ...]
+    parents: tuple[int, ...]
+    leak: np.ndarray
+    cause: np.ndarray
+    above: tuple[int, ...]
+    step: tuple[int, ...]
+
+    def rows(self, state: int) -> tuple[tuple[int, int], ...]:
+        """The engine rows and their states (0 absent, 1 present) that say ``Y = state``."""
+        last = len(self.states) - 1
+        if state == 0:
+            return ((self.above[0], 0),)
+        if state == last:
+            return ((self.above[last - 1], 1),)
+        return ((self.above[state], 0), (self.step[state - 1], 1))
+
+    def table(self) -> np.ndarray:
+        """P(Y | its parents): shape ``(K, 2, ..., 2)``, computed directly from the noisy-MAX."""
+        K = len(self.states)
+        cdf = np.ones([K] + [2] * len(self.parents))
+        cdf[:-1] = np.cumsum(self.leak)[:-1].reshape([K - 1] + [1] * len(self.parents))
+        for axis, j in enumerate(self.parents):
+            shape = [K - 1] + [1] * len(self.parents)
+            shape[axis + 1] = 2
+            factor = np.stack([np.ones(K - 1), np.cumsum(self.cause[j])[:-1]], axis=-1).reshape(shape)
+            cdf[:-1] = cdf[:-1] * factor
+        table = np.diff(cdf, axis=0, prepend=0.0)
+        if not np.all(np.abs(table.sum(axis=0) - 1.0) <= COLUMN_TOLERANCE) or np.any(table < -1e-15):
+            raise ValueError(f"the noisy-MAX table of {self.name} has a column that is not a distribution")
+        return np.maximum(table, 0.0)
+
+
+def ordered_rows(leak: np.ndarray, cause: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The engine rows of a noisy-MAX: leaks and links of ``[Y >= s]`` and of the middle steps.
+
+    ``leak`` is ``(..., K)`` and ``cause`` ``(..., n, K)``; returns ``above_leak (..., K-1)``,
+    ``above_link (..., K-1, n)``, ``step_leak (..., K-2)``, ``step_link (..., K-2, n)``. A step's
+    inhibitor ``C(<= s-1) / C(<= s)`` is taken as 1 where ``C(<= s) = 0``: such a cause is then
+    excluded by ``[Y >= s+1]`` absent, which every observation of a middle state includes.
+    """
+    leak_cdf = np.cumsum(leak, axis=-1)[..., :-1]                               # (..., K-1)
+    cause_cdf = np.moveaxis(np.cumsum(cause, axis=-1)[..., :-1], -1, -2)        # (..., K-1, n)
+    above_leak = 1.0 - leak_cdf
+    above_link = 1.0 - cause_cdf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step_leak = 1.0 - leak_cdf[..., :-1] / leak_cdf[..., 1:]
+        ratio = cause_cdf[..., :-1, :] / cause_cdf[..., 1:, :]
+    step_link = 1.0 - np.where(cause_cdf[..., 1:, :] > 0, ratio, 1.0)
+    return (np.clip(above_leak, 0.0, 1.0), np.clip(above_link, 0.0, 1.0),
+            np.clip(step_leak, 0.0, 1.0), np.clip(step_link, 0.0, 1.0))
+
+
+def derive_rows(network: NoisyOrNetwork, link: np.ndarray, finding_leak: np.ndarray,
+                ordered: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+    """In place: recompute the derived engine rows of ``link`` ``(..., m, n)`` and ``finding_leak``
+    ``(..., m)`` from the native numbers: the ordered findings' ``(leak, cause)`` pairs (default: the
+    network's own) and the presenting rows already in ``link`` and ``finding_leak``."""
+    for o, finding in enumerate(network.ordered):
+        leak, cause = (finding.leak, finding.cause) if ordered is None else ordered[o]
+        above_leak, above_link, step_leak, step_link = ordered_rows(leak, cause)
+        finding_leak[..., list(finding.above)] = above_leak
+        link[..., list(finding.above), :] = above_link
+        if finding.step:
+            finding_leak[..., list(finding.step)] = step_leak
+            link[..., list(finding.step), :] = step_link
+    for members, row in network.population:
+        keep_leak = np.prod(1.0 - finding_leak[..., list(members)], axis=-1)
+        keep_link = np.prod(1.0 - link[..., list(members), :], axis=-2)
+        finding_leak[..., row] = 1.0 - keep_leak
+        link[..., row, :] = 1.0 - keep_link
+
+
+@dataclass(frozen=True, eq=False)
 class NoisyOrNetwork:
-    """A three-layer leaky noisy-OR network: context roots, conditions, findings."""
+    """A three-layer leaky noisy-OR network: context roots, conditions, findings.
+
+    ``findings`` are the engine's binary rows: first the binary findings, then the derived rows of
+    the ordered findings and of the population (see the module docstring). ``observable`` lists
+    the findings a user names, binary and ordered, in vocabulary order.
+    """
 
     context: tuple[str, ...]
     context_states: tuple[tuple[str, ...], ...]
@@ -56,6 +163,10 @@ class NoisyOrNetwork:
     finding_leak: np.ndarray
     link: np.ndarray
     finding_parents: tuple[tuple[int, ...], ...]
+    observable: tuple[str, ...] = ()
+    ordered: tuple[OrderedFinding, ...] = ()
+    presenting: tuple[int, ...] = ()
+    population: tuple[tuple[tuple[int, ...], int], ...] = ()
     _check: bool = field(default=True, repr=False)
 
     def __post_init__(self) -> None:
@@ -117,13 +228,39 @@ class NoisyOrNetwork:
     def states(self, name: str) -> tuple[str, ...]:
         if name in self.context:
             return self.context_states[self.context.index(name)]
+        for finding in self.ordered:
+            if finding.name == name:
+                return finding.states
         return BINARY
+
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        """The findings a user names (binary and ordered), in vocabulary order."""
+        return self.observable or self.findings
+
+    @property
+    def binary_count(self) -> int:
+        """The number of binary findings: the engine rows before the derived ones."""
+        derived = sum(len(o.above) + len(o.step) for o in self.ordered) + len(self.population)
+        return len(self.findings) - derived
+
+    def ordered_finding(self, name: str) -> OrderedFinding | None:
+        return next((o for o in self.ordered if o.name == name), None)
 
     def with_parameters(self, **arrays: object) -> NoisyOrNetwork:
         """A copy with some arrays replaced (``condition_leak=...``, ``link=...``, ...)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "_check"}
         values.update(arrays)
         return NoisyOrNetwork(**values)  # type: ignore[arg-type]
+
+    def with_ordered(self, ordered: Sequence[tuple[np.ndarray, np.ndarray]]) -> NoisyOrNetwork:
+        """A copy whose ordered findings have other ``(leak, cause)`` numbers (derived rows follow)."""
+        findings = tuple(replace(o, leak=np.asarray(leak, float), cause=np.asarray(cause, float))
+                         for o, (leak, cause) in zip(self.ordered, ordered))
+        link, finding_leak = self.link.copy(), self.finding_leak.copy()
+        network = self.with_parameters(ordered=findings)
+        derive_rows(network, link, finding_leak)
+        return network.with_parameters(link=link, finding_leak=finding_leak)
 
 
 def _log1m(x: np.ndarray | float) -> np.ndarray:
@@ -143,28 +280,55 @@ def _binary_table(log_absent: np.ndarray) -> np.ndarray:
 def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[ParameterLocation, ...]]:
     """Turn validated knowledge into a :class:`NoisyOrNetwork` and each parameter's location in it.
 
-    Values written as P(effect | this cause alone) become links ``p = 1 - (1 - value) / (1 - leak)``.
+    Values written as P(effect | this cause alone) become links ``p = 1 - (1 - value) / (1 - leak)``;
+    for an ordered finding, cumulative ``C_j(<= s) = T_j(<= s) / L(<= s)`` from the cause-alone
+    distribution ``T_j`` and the leak's ``L``.
     """
     context = kb.names("context")
     conditions = kb.names("condition")
-    findings = kb.names("finding")
+    vocabulary = kb.names("finding")
+    specs = {n.name: n for n in kb.nodes}
+    binary = tuple(f for f in vocabulary if not specs[f].ordered)
+    ordered_names = tuple(f for f in vocabulary if specs[f].ordered)
     states = {name: kb.node(name).states for name in context}
     cidx = {c: j for j, c in enumerate(conditions)}
-    fidx = {f: i for i, f in enumerate(findings)}
+    fidx = {f: i for i, f in enumerate(binary)}
+    oidx = {f: o for o, f in enumerate(ordered_names)}
     kidx = {k: a for a, k in enumerate(context)}
+    n = len(conditions)
+
+    # engine rows: binary findings, then each ordered finding's thresholds and steps, then the population
+    rows = list(binary)
+    above: list[tuple[int, ...]] = []
+    step: list[tuple[int, ...]] = []
+    for name in ordered_names:
+        K = len(specs[name].states)
+        above.append(tuple(range(len(rows), len(rows) + K - 1)))
+        rows += [f"{name}>={s}" for s in specs[name].states[1:]]
+        step.append(tuple(range(len(rows), len(rows) + K - 2)))
+        rows += [f"{name}={s}|<={s}" for s in specs[name].states[1:-1]]
+    presenting = tuple(fidx[f] for f in binary if specs[f].presenting)
+    population = []
+    for size in range(2, len(presenting) + 1):
+        for members in itertools.combinations(presenting, size):
+            population.append((members, len(rows)))
+            rows.append("population:" + "|".join(binary[i] for i in members))
 
     priors = [np.zeros(len(states[k])) for k in context]
-    condition_leak = np.zeros(len(conditions))
-    finding_leak = np.zeros(len(findings))
-    risk = [np.zeros((len(conditions), len(states[k]))) for k in context]
-    link = np.zeros((len(findings), len(conditions)))
+    condition_leak = np.zeros(n)
+    finding_leak = np.zeros(len(rows))
+    risk = [np.zeros((n, len(states[k]))) for k in context]
+    link = np.zeros((len(rows), n))
     risk_parents: list[set[int]] = [set() for _ in conditions]
-    finding_parents: list[set[int]] = [set() for _ in findings]
+    finding_parents: list[set[int]] = [set() for _ in rows]
+    ordered_leak = [np.zeros(len(specs[f].states)) for f in ordered_names]
+    ordered_alone = [np.zeros((n, len(specs[f].states))) for f in ordered_names]
+    ordered_parents: list[set[int]] = [set() for _ in ordered_names]
     locations: list[ParameterLocation] = []
 
-    leaks = {p.node: p.value for p in kb.parameters if p.role in ("condition_leak", "finding_leak")}
+    leaks = {p.node: p.value for p in kb.parameters if p.role in ("condition_leak", "finding_leak") and p.state is None}
     for p in kb.parameters:
-        locations.append(_place(p, kidx, cidx, fidx, states))
+        locations.append(_place(p, kidx, cidx, fidx, oidx, states, specs))
         if p.role == "context_prior":
             k = kidx[p.node]
             s = states[p.node].index(p.state)  # type: ignore[arg-type]
@@ -173,17 +337,37 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
                 priors[k][0] = 1.0 - p.value
         elif p.role == "condition_leak":
             condition_leak[cidx[p.node]] = p.value
-        elif p.role == "finding_leak":
-            finding_leak[fidx[p.node]] = p.value
         elif p.role == "risk_factor":
             ctx, state = p.parent.split("=")  # type: ignore[union-attr]
             j, k = cidx[p.node], kidx[ctx]
             risk[k][j, states[ctx].index(state)] = link_from_value(p.value, leaks[p.node])
             risk_parents[j].add(k)
+        elif p.node in oidx:
+            o, s = oidx[p.node], specs[p.node].states.index(p.state)  # type: ignore[arg-type]
+            if p.role == "finding_leak":
+                ordered_leak[o][s] = p.value
+            else:
+                ordered_alone[o][cidx[p.parent], s] = p.value  # type: ignore[index]
+                ordered_parents[o].add(cidx[p.parent])  # type: ignore[index]
+        elif p.role == "finding_leak":
+            finding_leak[fidx[p.node]] = p.value
         else:
             i, j = fidx[p.node], cidx[p.parent]  # type: ignore[index]
             link[i, j] = link_from_value(p.value, leaks[p.node])
             finding_parents[i].add(j)
+
+    ordered = []
+    for o, name in enumerate(ordered_names):
+        leak = complete_distribution(ordered_leak[o])
+        alone = ordered_alone[o]
+        alone[:, 0] = 1.0 - alone[:, 1:].sum(axis=1)
+        cause = cause_from_alone(alone, leak)
+        parents = tuple(sorted(ordered_parents[o]))
+        ordered.append(OrderedFinding(name, specs[name].states, parents, leak, cause, above[o], step[o]))
+        for row in above[o] + step[o]:
+            finding_parents[row].update(parents)
+    for members, row in population:
+        finding_parents[row].update(*(finding_parents[i] for i in members))
     network = NoisyOrNetwork(
         context=context,
         context_states=tuple(states[k] for k in context),
@@ -192,20 +376,60 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
         condition_leak=condition_leak,
         risk=tuple(risk),
         risk_parents=tuple(tuple(sorted(s)) for s in risk_parents),
-        findings=findings,
+        findings=tuple(rows),
         finding_leak=finding_leak,
         link=link,
         finding_parents=tuple(tuple(sorted(s)) for s in finding_parents),
+        observable=vocabulary,
+        ordered=tuple(ordered),
+        presenting=presenting,
+        population=tuple(population),
     )
+    derive_rows(network, network.link, network.finding_leak)
     return network, tuple(locations)
 
 
-def _place(p: Parameter, kidx: dict[str, int], cidx: dict[str, int], fidx: dict[str, int],
-           states: dict[str, tuple[str, ...]]) -> ParameterLocation:
+def complete_distribution(upper: np.ndarray) -> np.ndarray:
+    """A distribution from its entries above the lowest state (the lowest is the complement)."""
+    out = np.asarray(upper, float).copy()
+    out[..., 0] = 1.0 - out[..., 1:].sum(axis=-1)
+    return out
+
+
+def cause_from_alone(alone: np.ndarray, leak: np.ndarray) -> np.ndarray:
+    """Each cause's own noisy-MAX distribution from P(state | this cause alone), leak included.
+
+    ``C(<= s) = T(<= s) / L(<= s)``; ``alone`` is ``(..., n, K)`` and ``leak`` ``(..., K)``. Rows
+    of ``alone`` equal to ``[1, 0, ..., 0]``... are read as "not a cause" and give ``[1, 0, ..., 0]``.
+    """
+    leak_cdf = np.cumsum(leak, axis=-1)[..., None, :]
+    alone_cdf = np.cumsum(alone, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cdf = np.clip(np.where(leak_cdf > 0, alone_cdf / leak_cdf, 1.0), 0.0, 1.0)
+    cdf[..., -1] = 1.0
+    cdf = np.maximum.accumulate(cdf, axis=-1)
+    unused = alone[..., 0] == 1.0
+    cdf[unused] = 1.0
+    return np.diff(cdf, axis=-1, prepend=0.0)
+
+
+def alone_from_cause(cause: np.ndarray, leak: np.ndarray) -> np.ndarray:
+    """P(state | this cause alone), leak included: ``T(<= s) = L(<= s) C(<= s)`` (inverse of :func:`cause_from_alone`)."""
+    cdf = np.cumsum(leak, axis=-1)[..., None, :] * np.cumsum(cause, axis=-1)
+    return np.diff(cdf, axis=-1, prepend=0.0)
+
+
+def _place(p: Parameter, kidx: dict[str, int], cidx: dict[str, int], fidx: dict[str, int], oidx: dict[str, int],
+           states: dict[str, tuple[str, ...]], specs: dict) -> ParameterLocation:
     if p.role == "context_prior":
         return ParameterLocation("context_prior", (kidx[p.node], states[p.node].index(p.state)))  # type: ignore[arg-type]
     if p.role == "condition_leak":
         return ParameterLocation("condition_leak", (cidx[p.node],))
+    if p.node in oidx:
+        state = specs[p.node].states.index(p.state)
+        if p.role == "finding_leak":
+            return ParameterLocation("ordered_leak", (oidx[p.node], state))
+        return ParameterLocation("ordered_link", (oidx[p.node], cidx[p.parent], state))  # type: ignore[index]
     if p.role == "finding_leak":
         return ParameterLocation("finding_leak", (fidx[p.node],))
     if p.role == "risk_factor":

@@ -44,8 +44,8 @@ def test_malformed_soft_evidence_is_named(small_model, value, words):
 def certain_link(small_copy: Path) -> Path:
     """The small knowledge base with myositis always producing trabeculated bone, and no children."""
     links = small_copy / "links.csv"
-    links.write_text(links.read_text().replace("trabeculated_bone,myositis_ossificans,0.7,0.5,0.9",
-                                               "trabeculated_bone,myositis_ossificans,1.0,0.5,1.0"))
+    links.write_text(links.read_text().replace("trabeculated_bone,,myositis_ossificans,0.7,0.5,0.9",
+                                               "trabeculated_bone,,myositis_ossificans,1.0,0.5,1.0"))
     priors = small_copy / "context_priors.csv"
     priors.write_text(priors.read_text().replace("age_band,child,0.2,0.1,0.3", "age_band,child,0.0,0.0,0.3")
                       .replace("age_band,adult,0.8,0.7,0.9", "age_band,adult,1.0,0.7,1.0"))

@@ -113,7 +113,7 @@ def test_usage_errors_exit_2_without_traceback():
 
 def test_impossible_evidence_from_the_command_line_exits_2(capsys, small_copy):
     links = small_copy / "links.csv"
-    links.write_text(links.read_text().replace("trabeculated_bone,myositis_ossificans,0.7,0.5,0.9",
-                                               "trabeculated_bone,myositis_ossificans,1.0,0.5,1.0"))
+    links.write_text(links.read_text().replace("trabeculated_bone,,myositis_ossificans,0.7,0.5,0.9",
+                                               "trabeculated_bone,,myositis_ossificans,1.0,0.5,1.0"))
     code, _, err = run(capsys, "--priors", str(small_copy), "query", "myositis_ossificans=present", "trabeculated_bone=absent")
     assert code == 2 and "impossible under the model" in err and "trabeculated_bone=absent" in err

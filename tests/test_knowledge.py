@@ -27,8 +27,8 @@ def test_shipped_and_small_knowledge_bases_load(model, small_model):
 
 
 def test_every_problem_is_reported_at_once_with_file_line_and_field(small_copy):
-    edit(small_copy / "links.csv", "amorphous_mineral,calcinosis,0.7", "amorphous_mineral,calcinosis,0.7x")
-    edit(small_copy / "links.csv", "neck_involved,calcinosis", "neck_involvd,calcinosis")
+    edit(small_copy / "links.csv", "amorphous_mineral,,calcinosis,0.7", "amorphous_mineral,,calcinosis,0.7x")
+    edit(small_copy / "links.csv", "neck_involved,,calcinosis", "neck_involvd,,calcinosis")
     edit(small_copy / "condition_priors.csv", "fop,0.005", "fop,1.5")
     problems = problems_of(small_copy)
     assert len(problems) == 3
@@ -38,13 +38,13 @@ def test_every_problem_is_reported_at_once_with_file_line_and_field(small_copy):
 
 
 def test_missing_column_names_the_file_and_the_expected_columns(small_copy):
-    edit(small_copy / "finding_leaks.csv", "finding,value", "findings,value")
+    edit(small_copy / "finding_leaks.csv", "finding,state,value", "findings,state,value")
     (problem,) = problems_of(small_copy)
     assert problem.startswith("finding_leaks.csv:1") and "missing column(s) finding" in problem
 
 
 def test_a_cause_below_its_leak_is_rejected(small_copy):
-    edit(small_copy / "links.csv", "amorphous_mineral,calcinosis,0.7,0.5,0.9", "amorphous_mineral,calcinosis,0.05,0.01,0.9")
+    edit(small_copy / "links.csv", "amorphous_mineral,,calcinosis,0.7,0.5,0.9", "amorphous_mineral,,calcinosis,0.05,0.01,0.9")
     (problem,) = problems_of(small_copy)
     assert "links.csv:6 [value]" in problem and "below the leak 0.1" in problem and "finding_leaks.csv:5" in problem
 
@@ -67,8 +67,8 @@ def test_complement_reverses_a_verbal_value(small_copy):
 
 
 def test_counts_must_match_a_reported_value(small_copy):
-    edit(small_copy / "links.csv", "amorphous_mineral,calcinosis,0.7,0.5,0.9,assumed,,,,,,",
-         "amorphous_mineral,calcinosis,0.7,0.5,0.9,reported,002_5264382bfc3309ff.txt,x,,,11,18")
+    edit(small_copy / "links.csv", "amorphous_mineral,,calcinosis,0.7,0.5,0.9,assumed,,,,,,",
+         "amorphous_mineral,,calcinosis,0.7,0.5,0.9,reported,002_5264382bfc3309ff.txt,x,,,11,18")
     (problem,) = problems_of(small_copy)
     assert "does not match n/N = 11/18 = 0.611" in problem
 

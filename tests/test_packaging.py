@@ -15,6 +15,7 @@ def test_wheel_carries_every_priors_file(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (wheel,) = tmp_path.glob("bayesnet-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in (ROOT / "priors").iterdir():
-        assert f"bayesnet/priors/{path.name}" in names, path.name
+    for path in (p for p in (ROOT / "priors").rglob("*") if p.is_file()):
+        name = path.relative_to(ROOT / "priors").as_posix()
+        assert f"bayesnet/priors/{name}" in names, name
     assert "bayesnet/model.py" in names

@@ -113,8 +113,8 @@ def test_distributions_follow_the_provenance(small_copy):
     # give one link counts, as a reported value: 7 of 10
     links = small_copy / "links.csv"
     links.write_text(links.read_text().replace(
-        "amorphous_mineral,calcinosis,0.7,0.5,0.9,assumed,,,,,,,test value",
-        "amorphous_mineral,calcinosis,0.7,0.5,0.9,reported,001_f79af83885ca3da5.txt,seven of ten,,,7,10,test"))
+        "amorphous_mineral,,calcinosis,0.7,0.5,0.9,assumed,,,,,,,test value",
+        "amorphous_mineral,,calcinosis,0.7,0.5,0.9,reported,001_f79af83885ca3da5.txt,seven of ten,,,7,10,test"))
     model = bayesnet.load(small_copy)
     problem = uncertainty(model)
     counted = problem.loc["link:amorphous_mineral<-calcinosis"]
