@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EvidenceError, UnknownNameError, suggest
-from .evidence import EvidenceBatch
+from .evidence import EvidenceBatch, apply_population
 from .knowledge import BINARY
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -236,19 +236,27 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
     findings = np.ones((rows, len(net.findings), 2))
     kidx = {k: a for a, k in enumerate(net.context)}
     cidx = {c: j for j, c in enumerate(net.conditions)}
-    fidx = {f: i for i, f in enumerate(net.findings)}
+    fidx = {f: i for i, f in enumerate(net.findings[:net.binary_count])}
     valid = np.ones(rows, dtype=bool)
     problems: list[_Problem] = []
     for column in frame.columns:
         values = frame[column]
+        ordered = net.ordered_finding(column)
         if column in kidx:
             states, target = net.context_states[kidx[column]], context[kidx[column]]
+        elif ordered is not None:
+            states, target = ordered.states, None
         else:
             states = BINARY
             target = conditions[:, cidx[column]] if column in cidx else findings[:, fidx[column]]
         codes = _state_codes(values, states)
         observed = codes >= 0
-        if observed.any():
+        if ordered is not None:
+            for state in range(len(states)):
+                hit = np.flatnonzero(codes == state)
+                for row, row_state in ordered.rows(state):
+                    findings[hit, row] *= np.arange(2) == row_state
+        elif observed.any():
             hit = np.flatnonzero(observed)
             target[hit] = 0.0
             target[hit, codes[hit]] = 1.0
@@ -259,6 +267,7 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
             problems.append(_Problem(int(position), column, str(value),
                                      f"{name}, column {column}: {_unknown_state(column, value, states)}"))
         valid &= ~unknown
+    apply_population(net, findings)
     if valid.all():
         batch = EvidenceBatch(tuple(context), conditions, findings)
     else:

@@ -20,7 +20,8 @@ import numpy as np
 from .errors import EvidenceError, UnknownNameError
 from .network import NoisyOrNetwork
 
-__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence"]
+__all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence",
+           "likelihood", "apply_population"]
 
 EvidenceValue = Union[str, Sequence[float], Mapping[str, float], None]
 Evidence = Mapping[str, EvidenceValue]
@@ -259,3 +260,8 @@ def parse_evidence(tokens: Sequence[str] | str) -> dict[str, EvidenceValue]:
         else:
             evidence[node] = value
     return evidence
+
+
+def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.ndarray:
+    """The likelihood vector over ``states`` that evidence ``value`` on ``node`` stands for (checked)."""
+    return _likelihood(node, states, value)

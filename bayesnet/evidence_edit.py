@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .engine import ExactEngine
-from .evidence import EncodedEvidence, EvidenceBatch
+from .evidence import EncodedEvidence, EvidenceBatch, encode_evidence
 from .network import NoisyOrNetwork
 
 __all__ = ["EvidenceEditor", "query_all"]
@@ -19,6 +19,9 @@ __all__ = ["EvidenceEditor", "query_all"]
 
 class EvidenceEditor:
     """Build variations of one encoded piece of evidence.
+
+    Each variation is encoded afresh from the evidence items, so the population's condition and the
+    rows of ordered findings are applied to it as to any evidence.
 
     Parameters
     ----------
@@ -31,17 +34,8 @@ class EvidenceEditor:
     def __init__(self, network: NoisyOrNetwork, evidence: EncodedEvidence):
         self.network = network
         self.evidence = evidence
-        kidx = {k: a for a, k in enumerate(network.context)}
         cidx = {c: j for j, c in enumerate(network.conditions)}
-        fidx = {f: i for i, f in enumerate(network.findings)}
-        self._where: list[tuple[str, int]] = []
-        for node, _ in evidence.items:
-            if node in kidx:
-                self._where.append(("context", kidx[node]))
-            elif node in cidx:
-                self._where.append(("condition", cidx[node]))
-            else:
-                self._where.append(("finding", fidx[node]))
+        self._condition = [cidx.get(node) for node, _ in evidence.items]
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -50,44 +44,36 @@ class EvidenceEditor:
 
     def observed_conditions(self) -> np.ndarray:
         """Indices of conditions that are themselves part of the evidence."""
-        return np.array([i for kind, i in self._where if kind == "condition"], dtype=int)
+        return np.array([j for j in self._condition if j is not None], dtype=int)
 
     def subset(self, keep: Sequence[int], clamp: tuple[int, int] | None = None) -> EncodedEvidence:
         """The evidence items at positions ``keep`` only, optionally with condition ``j`` set to state ``s``.
 
         ``clamp=(j, s)`` adds hard evidence ``condition j = s`` (0 absent, 1 present).
         """
-        net, full = self.network, self.evidence
-        context = [np.ones(len(s)) for s in net.context_states]
-        conditions = np.ones((len(net.conditions), 2))
-        findings = np.ones((len(net.findings), 2))
-        for position in keep:
-            kind, i = self._where[position]
-            if kind == "context":
-                context[i] = full.context[i]
-            elif kind == "condition":
-                conditions[i] = full.conditions[i]
-            else:
-                findings[i] = full.findings[i]
-        if clamp is not None:
-            j, state = clamp
-            conditions[j] = conditions[j] * (np.arange(2) == state)
-        items = tuple(full.items[p] for p in keep)
-        return EncodedEvidence(tuple(context), conditions, findings, items)
+        encoded = encode_evidence(self.network, dict(self.evidence.items[p] for p in keep))
+        if clamp is None:
+            return encoded
+        j, state = clamp
+        conditions = encoded.conditions.copy()
+        conditions[j] = conditions[j] * (np.arange(2) == state)
+        return EncodedEvidence(encoded.context, conditions, encoded.findings, encoded.items, encoded.alternatives)
 
-    def with_finding(self, finding: int, state: int) -> EncodedEvidence:
-        """All the evidence, plus hard evidence ``finding = state`` (0 absent, 1 present)."""
-        full = self.evidence
-        findings = full.findings.copy()
-        findings[finding] = np.arange(2) == state
-        return EncodedEvidence(full.context, full.conditions, findings, full.items)
+    def with_finding(self, finding: str, state: str) -> EncodedEvidence:
+        """All the evidence, plus hard evidence ``finding = state``."""
+        return encode_evidence(self.network, {**dict(self.evidence.items), finding: state})
 
 
 def query_all(engine: ExactEngine, cases: Sequence[EncodedEvidence]) -> tuple[np.ndarray, np.ndarray]:
     """log P(evidence) ``(N,)`` and posteriors ``(N, n)`` for each case, as one batch.
 
-    Impossible cases get ``-inf`` and a row of NaN.
+    Impossible cases get ``-inf`` and a row of NaN. Cases whose soft evidence expands into
+    alternatives are answered one by one.
     """
     if not cases:
         return np.zeros(0), np.zeros((0, len(engine.network.conditions)))
-    return engine.query_batch(EvidenceBatch.stack(list(cases)))
+    plain = [c for c in cases if not c.alternatives]
+    if len(plain) == len(cases):
+        return engine.query_batch(EvidenceBatch.stack(list(cases)))
+    answers = [engine.query(c) for c in cases]
+    return np.array([a.log_evidence for a in answers]), np.stack([a.posterior for a in answers])

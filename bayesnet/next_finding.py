@@ -21,10 +21,10 @@ rounding puts a hair below zero, above -1e-12, are reported as 0).
 The *probability that the top condition changes* is ``sum_s P(F = s | e) [top(e, F = s) != top(e)]``,
 where ``top`` is the condition with the highest posterior among those not themselves observed.
 
-Everything is exact and takes one query per finding. Adding ``F = absent`` to ``e`` gives
-``P(e, F = absent)`` and ``P(D_j = present, e, F = absent)``; since ``F`` is unobserved in ``e``,
-the ``F = present`` branch is the rest: ``P(e, F = present) = P(e) - P(e, F = absent)``, and the
-same for each condition's joint. A negative finding is the cheapest kind of evidence for the
+Everything is exact and takes one query per state but the last. Adding ``F = s`` to ``e`` gives
+``P(e, F = s)`` and ``P(D_j = present, e, F = s)``; since ``F`` is unobserved in ``e``, the last
+state's branch is the rest: for a binary finding ``P(e, F = present) = P(e) - P(e, F = absent)``,
+and the same for each condition's joint; an ordered finding branches over every state. A negative finding is the cheapest kind of evidence for the
 engine (it is absorbed into the causes' likelihoods), so the ranking costs about as much as one
 query per unobserved finding, all sent to the engine as one batch. The subtraction loses relative
 precision only in a branch of tiny probability, whose weight in the expectation is that same tiny
@@ -95,9 +95,11 @@ def rank_next_findings(engine: ExactEngine, evidence: EncodedEvidence,
     pandas.DataFrame
         Indexed by ``finding``, ranked by ``expected_entropy_reduction`` (bits), with columns
         ``p_present`` (``P(F = present | e)``), ``p_top_changes``, ``top_if_present``,
-        ``top_if_absent``, ``entropy_if_present`` and ``entropy_if_absent`` (bits). A state of
-        probability zero has NaN entropy and a missing top condition. ``attrs`` holds ``entropy`` (bits,
-        given ``e``) and ``top`` (the current top condition).
+        ``top_if_absent``, ``entropy_if_present`` and ``entropy_if_absent`` (bits; for binary
+        findings, NaN or None for ordered ones). A state of probability zero has NaN entropy and a
+        missing top condition. ``attrs`` holds ``entropy`` (bits, given ``e``), ``top`` (the current
+        top condition) and ``branches``: one row per candidate and state with its probability, the
+        top condition and the entropy in that branch (every state of an ordered finding).
 
     Raises
     ------
@@ -110,11 +112,12 @@ def rank_next_findings(engine: ExactEngine, evidence: EncodedEvidence,
     """
     network = engine.network
     observed = {node for node, _ in evidence.items}
+    vocabulary = network.vocabulary
     if candidates is None:
-        candidates = [f for f in network.findings if f not in observed]
+        candidates = [f for f in vocabulary if f not in observed]
     for name in candidates:
-        if name not in network.findings:
-            raise UnknownNameError("finding", name, network.findings)
+        if name not in vocabulary:
+            raise UnknownNameError("finding", name, vocabulary)
         if name in observed:
             raise EvidenceError(f"{name} is already observed; only unobserved findings can be ranked")
     if conditions is None:
@@ -125,45 +128,52 @@ def rank_next_findings(engine: ExactEngine, evidence: EncodedEvidence,
                 raise UnknownNameError("condition", name, network.conditions)
         focus = np.isin(np.array(network.conditions, dtype=object), list(conditions))
     editor = EvidenceEditor(network, evidence)
-    index = [network.findings.index(f) for f in candidates]
-    cases = [evidence] + [editor.with_finding(i, 0) for i in index]
-    log_joint, posterior = query_all(engine, cases)
+    states = [network.states(f) for f in candidates]
+    # every state but the last is queried; the last is the rest
+    queried = [(f, s) for f, st in zip(candidates, states) for s in st[:-1]]
+    log_joint, posterior = query_all(engine, [evidence] + [editor.with_finding(f, s) for f, s in queried])
     if not np.isfinite(log_joint[0]):
         raise ImpossibleEvidenceError("the evidence is impossible under the model (probability zero)")
     free = np.ones(len(network.conditions), dtype=bool)
     free[editor.observed_conditions()] = False
-    conditions = np.array([*network.conditions, None], dtype=object)
+    names = np.array([*network.conditions, None], dtype=object)
 
     current = posterior[0]                                          # P(D_j present | e)
     base_entropy = float(differential_entropy(current[focus]))
     base_top = int(_top(current, free))
-    # branch F = absent, queried; branch F = present, the rest. Probabilities relative to P(e).
     with np.errstate(invalid="ignore"):
-        log_ratio = np.minimum(log_joint[1:] - log_joint[0], 0.0)    # log P(F absent | e)
-    p_absent = np.exp(log_ratio)
-    p_present = -np.expm1(log_ratio)
-    joint_absent = np.where(p_absent[:, None] > 0, p_absent[:, None] * np.nan_to_num(posterior[1:]), 0.0)
-    joint_present = np.clip(current[None, :] - joint_absent, 0.0, p_present[:, None])
-    p_state = np.stack([p_absent, p_present], axis=1)                # (F, 2)
-    possible = p_state > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        branch = np.stack([joint_absent, joint_present], axis=1) / p_state[..., None]   # (F, 2, n)
-    branch = np.where(possible[..., None], np.clip(branch, 0.0, 1.0), np.nan)
-    entropy = np.where(possible, differential_entropy(np.nan_to_num(branch[..., focus])), np.nan)
-    expected = np.where(possible, p_state * np.nan_to_num(entropy), 0.0).sum(axis=1)
-    reduction = base_entropy - expected
-    reduction = np.where((reduction < 0) & (reduction > -ROUNDING), 0.0, reduction)
-    top = _top(branch, free)                                       # (F, 2)
-    changes = np.where(possible & (top != base_top), p_state, 0.0).sum(axis=1)
-    frame = pd.DataFrame({
-        "expected_entropy_reduction": reduction,
-        "p_present": p_state[:, 1],
-        "p_top_changes": changes,
-        "top_if_present": conditions[top[:, 1]],
-        "top_if_absent": conditions[top[:, 0]],
-        "entropy_if_present": entropy[:, 1],
-        "entropy_if_absent": entropy[:, 0],
-    }, index=pd.Index(list(candidates), name="finding"))
+        p_queried = np.exp(np.minimum(log_joint[1:] - log_joint[0], 0.0))     # P(F = s | e)
+    joint_queried = np.where(p_queried[:, None] > 0, p_queried[:, None] * np.nan_to_num(posterior[1:]), 0.0)
+    rows, branch_rows, at = [], [], 0
+    for name, st in zip(candidates, states):
+        k = len(st) - 1
+        p_first, joint_first = p_queried[at:at + k], joint_queried[at:at + k]
+        at += k
+        p_last = max(0.0, 1.0 - float(p_first.sum()))
+        joint_last = np.clip(current - joint_first.sum(axis=0), 0.0, p_last)
+        p_state = np.append(p_first, p_last)                                 # (K,)
+        joint = np.vstack([joint_first, joint_last])                         # (K, n)
+        possible = p_state > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            branch = np.where(possible[:, None], np.clip(joint / p_state[:, None], 0.0, 1.0), np.nan)
+        entropy = np.where(possible, differential_entropy(np.nan_to_num(branch[:, focus])), np.nan)
+        reduction = base_entropy - float(np.where(possible, p_state * np.nan_to_num(entropy), 0.0).sum())
+        reduction = 0.0 if -ROUNDING < reduction < 0 else reduction
+        top = _top(branch, free)
+        changes = float(np.where(possible & (top != base_top), p_state, 0.0).sum())
+        binary = st == ("absent", "present")
+        rows.append({
+            "finding": name, "expected_entropy_reduction": reduction,
+            "p_present": p_state[1] if binary else np.nan, "p_top_changes": changes,
+            "top_if_present": names[top[1]] if binary else None, "top_if_absent": names[top[0]] if binary else None,
+            "entropy_if_present": entropy[1] if binary else np.nan, "entropy_if_absent": entropy[0] if binary else np.nan,
+        })
+        branch_rows += [{"finding": name, "state": s, "probability": p_state[i], "top": names[top[i]],
+                         "entropy": entropy[i]} for i, s in enumerate(st)]
+    columns = ["expected_entropy_reduction", "p_present", "p_top_changes", "top_if_present", "top_if_absent",
+               "entropy_if_present", "entropy_if_absent"]
+    frame = pd.DataFrame(rows, columns=["finding", *columns]).set_index("finding")
     frame = frame.sort_values("expected_entropy_reduction", ascending=False, kind="stable")
-    frame.attrs.update(entropy=base_entropy, top=None if base_top < 0 else network.conditions[base_top])
+    frame.attrs.update(entropy=base_entropy, top=None if base_top < 0 else network.conditions[base_top],
+                       branches=pd.DataFrame(branch_rows, columns=["finding", "state", "probability", "top", "entropy"]))
     return frame

@@ -16,12 +16,21 @@ Native value of each role
     cause alone), leak included) and the point value ``L`` of the effect's leak. A ``low`` below the
     leak would give a negative link: it is clipped to 0 (the cause then adds nothing).
 
+Ordered findings (noisy-MAX)
+    A leak record's native value is the leak's entry ``L(s)``, with the causes' own distributions
+    fixed. A link record's native value is the cause's own entry ``c_j(s)`` (what the condition
+    produces alone, leak aside), with the leak fixed; its reading ``P(s | this cause alone)`` maps
+    to it through ``C_j(<= t) = T_j(<= t) / L(<= t)``. Both are co-varied with their siblings.
+
 Co-variation
 ------------
 Changing a context prior entry from ``x0`` to ``x`` scales the node's other entries
 proportionally, ``theta_t(x) = theta_t * (1 - x) / (1 - x0)``, so they still sum to one (if
 ``x0 = 1`` the others share ``1 - x`` equally). Every other native parameter has no siblings: it
-changes alone.
+changes alone. An ordered finding's entries are co-varied in the same way, within the leak's
+distribution or within one cause's own distribution. Every parameter set is completed by
+:func:`~bayesnet.network.derive_rows`: the engine rows of the ordered findings and of the
+population follow the native numbers.
 """
 from __future__ import annotations
 
@@ -32,7 +41,8 @@ import pandas as pd
 
 from .engine import ParameterBatch
 from .knowledge import BINARY, Parameter
-from .network import NoisyOrNetwork, ParameterLocation, link_from_value
+from .network import (NoisyOrNetwork, ParameterLocation, alone_from_cause, cause_from_alone, derive_rows,
+                      link_from_value)
 
 __all__ = ["parameter_table", "native_at", "native_value", "record_value", "covary", "batch_with_one_changed",
            "batch_from_records"]
@@ -75,13 +85,16 @@ def parameter_table(parameters: Sequence[Parameter], locations: Sequence[Paramet
     leaks = _effect_leaks(parameters)
     rows = []
     for p, loc in zip(parameters, locations):
-        leak = leaks.get(p.node) if p.role in ("link", "risk_factor") else None
+        leak = leaks.get(p.node) if p.role in ("link", "risk_factor") and p.state is None else None
+        if loc.array.startswith("ordered"):
+            x_low, x_high = (_ordered_native(network, loc, v) for v in (p.low, p.high))
+        else:
+            x_low, x_high = float(native_value(p, p.low, leak)), float(native_value(p, p.high, leak))
         rows.append({
             "parameter": p.name, "role": p.role, "kind": p.kind, "node": p.node, "parent": p.parent,
             "state": p.state, "value": p.value, "low": p.low, "high": p.high,
             "leak": np.nan if leak is None else leak, "x0": native_at(network, loc),
-            "x_low": float(native_value(p, p.low, leak)), "x_high": float(native_value(p, p.high, leak)),
-            "n": p.n, "N": p.N,
+            "x_low": x_low, "x_high": x_high, "n": p.n, "N": p.N,
         })
     frame = pd.DataFrame(rows, columns=["parameter", *TABLE_COLUMNS]).set_index("parameter")
     frame["n"] = frame["n"].astype("Int64")
@@ -92,6 +105,10 @@ def parameter_table(parameters: Sequence[Parameter], locations: Sequence[Paramet
 def native_at(network: NoisyOrNetwork, location: ParameterLocation) -> float:
     """The native value at ``location`` in ``network``'s arrays."""
     idx = location.index
+    if location.array == "ordered_leak":
+        return float(network.ordered[idx[0]].leak[idx[1]])
+    if location.array == "ordered_link":
+        return float(network.ordered[idx[0]].cause[idx[1], idx[2]])
     if location.array == "context_prior":
         return float(network.context_prior[idx[0]][idx[1]])
     if location.array == "risk":
@@ -115,18 +132,43 @@ def covary(prior: np.ndarray, state: int, x: float | np.ndarray) -> np.ndarray:
     return out
 
 
+def _ordered_native(network: NoisyOrNetwork, location: ParameterLocation, reading: float) -> float:
+    """The native value of an ordered finding's record when it reads ``reading``."""
+    idx = location.index
+    finding = network.ordered[idx[0]]
+    if location.array == "ordered_leak":
+        return float(reading)
+    j, state = idx[1], idx[2]
+    alone = alone_from_cause(finding.cause[j:j + 1], finding.leak)
+    alone = covary(alone[0], state, reading)[None]
+    return float(cause_from_alone(alone, finding.leak)[0, state])
+
+
+def _ordered_natives(network: NoisyOrNetwork, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``size`` copies of every ordered finding's ``(leak, cause)``."""
+    return [(np.repeat(o.leak[None], size, axis=0), np.repeat(o.cause[None], size, axis=0)) for o in network.ordered]
+
+
 def batch_with_one_changed(network: NoisyOrNetwork, locations: Sequence[ParameterLocation],
                            values: np.ndarray) -> ParameterBatch:
     """Row ``r`` is the network with parameter ``locations[r]`` set to native ``values[r]`` (co-varied)."""
     batch = ParameterBatch.repeat(network, len(locations))
+    ordered = _ordered_natives(network, len(locations))
     for row, (loc, x) in enumerate(zip(locations, values)):
         idx = loc.index
-        if loc.array == "context_prior":
+        if loc.array == "ordered_leak":
+            leak = ordered[idx[0]][0]
+            leak[row] = covary(network.ordered[idx[0]].leak, idx[1], x)
+        elif loc.array == "ordered_link":
+            cause = ordered[idx[0]][1]
+            cause[row, idx[1]] = covary(network.ordered[idx[0]].cause[idx[1]], idx[2], x)
+        elif loc.array == "context_prior":
             batch.context_prior[idx[0]][row] = covary(network.context_prior[idx[0]], idx[1], x)
         elif loc.array == "risk":
             batch.risk[idx[0]][(row, *idx[1:])] = x
         else:
             getattr(batch, loc.array)[(row, *idx)] = x
+    derive_rows(network, batch.link, batch.finding_leak, ordered)
     return batch
 
 
@@ -143,11 +185,18 @@ def batch_from_records(network: NoisyOrNetwork, parameters: Sequence[Parameter],
     values = np.asarray(values, float)
     size = values.shape[0]
     batch = ParameterBatch.repeat(network, size)
-    leak_column = {p.node: r for r, p in enumerate(parameters) if p.role in ("condition_leak", "finding_leak")}
+    leak_column = {p.node: r for r, p in enumerate(parameters)
+                   if p.role in ("condition_leak", "finding_leak") and p.state is None}
     prior_columns: dict[int, list[tuple[int, int]]] = {}
+    ordered_leak = [np.repeat(complete_upper(o.leak)[None], size, axis=0) for o in network.ordered]
+    ordered_alone = [np.repeat(alone_from_cause(o.cause, o.leak)[None], size, axis=0) for o in network.ordered]
     for r, (p, loc) in enumerate(zip(parameters, locations)):
         idx, column = loc.index, values[:, r]
-        if p.role == "context_prior":
+        if loc.array == "ordered_leak":
+            ordered_leak[idx[0]][:, idx[1]] = column
+        elif loc.array == "ordered_link":
+            ordered_alone[idx[0]][:, idx[1], idx[2]] = column
+        elif p.role == "context_prior":
             prior_columns.setdefault(idx[0], []).append((idx[1], r))
         elif p.role in ("condition_leak", "finding_leak"):
             getattr(batch, loc.array)[(slice(None), *idx)] = column
@@ -170,4 +219,25 @@ def batch_from_records(network: NoisyOrNetwork, parameters: Sequence[Parameter],
             total = drawn.sum(axis=1, keepdims=True)
             with np.errstate(divide="ignore", invalid="ignore"):
                 target[:, states] = drawn * np.where(total > 0, point / total, 0.0)
+    ordered = []
+    for leak, alone in zip(ordered_leak, ordered_alone):
+        leak = _renormalised(leak)
+        alone = _renormalised(alone)
+        ordered.append((leak, cause_from_alone(alone, leak)))
+    derive_rows(network, batch.link, batch.finding_leak, ordered)
     return batch
+
+
+def complete_upper(distribution: np.ndarray) -> np.ndarray:
+    """A distribution's entries above the lowest state, with the lowest set to the complement."""
+    out = np.array(distribution, float)
+    out[..., 0] = 1.0 - out[..., 1:].sum(axis=-1)
+    return out
+
+
+def _renormalised(distribution: np.ndarray) -> np.ndarray:
+    """The lowest state as the complement of the others; draws whose other entries sum past 1 scaled down."""
+    upper = distribution[..., 1:]
+    total = upper.sum(axis=-1, keepdims=True)
+    upper = np.where(total > 1.0, upper / np.maximum(total, 1e-300), upper)
+    return np.concatenate([1.0 - upper.sum(axis=-1, keepdims=True), upper], axis=-1)

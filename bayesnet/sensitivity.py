@@ -127,10 +127,11 @@ def sensitivity_functions(model: Model, evidence: Evidence | EncodedEvidence | N
     n = len(model.conditions)
     P = len(table)
     x0 = table["x0"].to_numpy(float)
-    unobserved = encoded.findings[:, 0] == encoded.findings[:, 1]
-    matters = np.array([not (loc.array in ("link", "finding_leak") and unobserved[loc.index[0]])
+    observed = encoded.observed_rows()
+    matters = np.array([not _finding_rows(model.network, loc) or bool(observed[_finding_rows(model.network, loc)].any())
                         for loc in model.locations], dtype=bool)
-    leak_like = np.isin(table["role"].to_numpy(), ["condition_leak", "finding_leak"])
+    leak_like = np.isin(table["role"].to_numpy(), ["condition_leak", "finding_leak"]) | (table["state"].notna()
+                                                                                     & (table["role"] == "link"))
     far = np.where(leak_like, 0.9, 1.0)
     x1 = np.where(x0 >= 0.5, 0.0, far)
 
@@ -151,6 +152,18 @@ def sensitivity_functions(model: Model, evidence: Evidence | EncodedEvidence | N
         A[rows] = (n1 - base.posterior[None, :]) / step[:, None]
         B[rows] = base.posterior[None, :] - A[rows] * x0[rows, None]
     return SensitivityFunctions(table, tuple(model.conditions), A, B, C, D, np.asarray(base.posterior, float))
+
+
+def _finding_rows(network, location) -> list[int]:
+    """The engine rows a finding's parameter enters (empty for context and condition parameters):
+    its own row and the population rows it is part of, or an ordered finding's rows."""
+    if location.array in ("ordered_leak", "ordered_link"):
+        finding = network.ordered[location.index[0]]
+        return [*finding.above, *finding.step]
+    if location.array in ("link", "finding_leak"):
+        row = location.index[0]
+        return [row, *(r for members, r in network.population if row in members)]
+    return []
 
 
 def _target_index(functions: SensitivityFunctions, target: str | None) -> int:

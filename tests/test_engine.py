@@ -319,7 +319,10 @@ def test_parameter_batch_of_copies_reproduces_the_point_answer(model):
 # ---------------------------------------------------------------------------- the real network
 def _random_real_evidence(rng, model, observed: int, positive: int, context: float = 0.4) -> dict:
     findings = rng.choice(len(model.findings), size=observed, replace=False)
-    evidence = {model.findings[i]: ("present" if n < positive else "absent") for n, i in enumerate(findings)}
+    evidence = {}
+    for n, i in enumerate(findings):
+        states = model.states(model.findings[i])          # the lowest state is "negative", any other "positive"
+        evidence[model.findings[i]] = states[1 + int(rng.integers(len(states) - 1))] if n < positive else states[0]
     for k, states in zip(model.network.context, model.network.context_states):
         if rng.random() < context:
             evidence[k] = states[rng.integers(len(states))]
@@ -345,7 +348,7 @@ def agrum(model, tmp_path_factory):
 def _agrum_posteriors(agrum, model, evidence: dict) -> np.ndarray:
     gum, bn = agrum
     inference = gum.LazyPropagation(bn)
-    inference.setEvidence(evidence)
+    inference.setEvidence({**evidence, **({"population": "present"} if "population" in bn.names() else {})})
     inference.makeInference()
     return np.array([inference.posterior(c)[1] for c in model.conditions])
 
