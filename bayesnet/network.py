@@ -185,12 +185,22 @@ class NoisyOrNetwork:
     @classmethod
     def from_arrays(cls, *, context: dict[str, tuple[list[str], np.ndarray]], conditions: list[str],
                     condition_leak: np.ndarray, risk: dict[str, np.ndarray], findings: list[str],
-                    finding_leak: np.ndarray, link: np.ndarray) -> NoisyOrNetwork:
-        """Build a network from arrays; parents are the nonzero links (used for random test networks)."""
+                    finding_leak: np.ndarray, link: np.ndarray,
+                    ordered: Sequence[tuple[str, Sequence[str], np.ndarray, np.ndarray]] = (),
+                    presenting: Sequence[str] = ()) -> NoisyOrNetwork:
+        """Build a network from arrays; parents are the nonzero links (used for random test networks).
+
+        ``findings``, ``finding_leak`` and ``link`` are the binary findings; ``ordered`` lists
+        ``(name, states, leak (K,), cause (n, K))``, a cause being a parent where its own
+        distribution is not ``[1, 0, ..., 0]``; ``presenting`` names binary findings.
+        """
         names = list(context)
         risk_arrays = tuple(np.asarray(risk.get(k, np.zeros((len(conditions), len(context[k][0])))), float) for k in names)
         link = np.asarray(link, float)
-        return cls(
+        ordered_findings = [(name, tuple(states), np.asarray(leak, float), np.asarray(cause, float),
+                             tuple(int(j) for j in np.flatnonzero(np.asarray(cause)[:, 0] < 1.0)))
+                            for name, states, leak, cause in ordered]
+        return _assemble(
             context=tuple(names),
             context_states=tuple(tuple(context[k][0]) for k in names),
             context_prior=tuple(np.asarray(context[k][1], float) for k in names),
@@ -198,10 +208,10 @@ class NoisyOrNetwork:
             condition_leak=np.asarray(condition_leak, float),
             risk=risk_arrays,
             risk_parents=tuple(tuple(k for k, r in enumerate(risk_arrays) if np.any(r[j] > 0)) for j in range(len(conditions))),
-            findings=tuple(findings),
-            finding_leak=np.asarray(finding_leak, float),
-            link=link,
-            finding_parents=tuple(tuple(np.flatnonzero(link[i] > 0)) for i in range(len(findings))),
+            binary=tuple(findings), binary_leak=np.asarray(finding_leak, float), binary_link=link,
+            binary_parents=tuple(tuple(int(j) for j in np.flatnonzero(link[i] > 0)) for i in range(len(findings))),
+            ordered=ordered_findings, presenting=tuple(presenting),
+            vocabulary=tuple(findings) + tuple(name for name, *_ in ordered),
         )
 
     # ----------------------------------------------------------------------- tables
@@ -297,30 +307,13 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
     kidx = {k: a for a, k in enumerate(context)}
     n = len(conditions)
 
-    # engine rows: binary findings, then each ordered finding's thresholds and steps, then the population
-    rows = list(binary)
-    above: list[tuple[int, ...]] = []
-    step: list[tuple[int, ...]] = []
-    for name in ordered_names:
-        K = len(specs[name].states)
-        above.append(tuple(range(len(rows), len(rows) + K - 1)))
-        rows += [f"{name}>={s}" for s in specs[name].states[1:]]
-        step.append(tuple(range(len(rows), len(rows) + K - 2)))
-        rows += [f"{name}={s}|<={s}" for s in specs[name].states[1:-1]]
-    presenting = tuple(fidx[f] for f in binary if specs[f].presenting)
-    population = []
-    for size in range(2, len(presenting) + 1):
-        for members in itertools.combinations(presenting, size):
-            population.append((members, len(rows)))
-            rows.append("population:" + "|".join(binary[i] for i in members))
-
     priors = [np.zeros(len(states[k])) for k in context]
     condition_leak = np.zeros(n)
-    finding_leak = np.zeros(len(rows))
+    finding_leak = np.zeros(len(binary))
     risk = [np.zeros((n, len(states[k]))) for k in context]
-    link = np.zeros((len(rows), n))
+    link = np.zeros((len(binary), n))
     risk_parents: list[set[int]] = [set() for _ in conditions]
-    finding_parents: list[set[int]] = [set() for _ in rows]
+    finding_parents: list[set[int]] = [set() for _ in binary]
     ordered_leak = [np.zeros(len(specs[f].states)) for f in ordered_names]
     ordered_alone = [np.zeros((n, len(specs[f].states))) for f in ordered_names]
     ordered_parents: list[set[int]] = [set() for _ in ordered_names]
@@ -359,16 +352,9 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
     ordered = []
     for o, name in enumerate(ordered_names):
         leak = complete_distribution(ordered_leak[o])
-        alone = ordered_alone[o]
-        alone[:, 0] = 1.0 - alone[:, 1:].sum(axis=1)
-        cause = cause_from_alone(alone, leak)
-        parents = tuple(sorted(ordered_parents[o]))
-        ordered.append(OrderedFinding(name, specs[name].states, parents, leak, cause, above[o], step[o]))
-        for row in above[o] + step[o]:
-            finding_parents[row].update(parents)
-    for members, row in population:
-        finding_parents[row].update(*(finding_parents[i] for i in members))
-    network = NoisyOrNetwork(
+        alone = complete_distribution(ordered_alone[o])
+        ordered.append((name, specs[name].states, leak, cause_from_alone(alone, leak), tuple(sorted(ordered_parents[o]))))
+    network = _assemble(
         context=context,
         context_states=tuple(states[k] for k in context),
         context_prior=tuple(priors),
@@ -376,17 +362,51 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
         condition_leak=condition_leak,
         risk=tuple(risk),
         risk_parents=tuple(tuple(sorted(s)) for s in risk_parents),
-        findings=tuple(rows),
-        finding_leak=finding_leak,
-        link=link,
-        finding_parents=tuple(tuple(sorted(s)) for s in finding_parents),
-        observable=vocabulary,
-        ordered=tuple(ordered),
-        presenting=presenting,
-        population=tuple(population),
+        binary=binary, binary_leak=finding_leak, binary_link=link,
+        binary_parents=tuple(tuple(sorted(s)) for s in finding_parents),
+        ordered=ordered, presenting=tuple(f for f in binary if specs[f].presenting), vocabulary=vocabulary,
     )
-    derive_rows(network, network.link, network.finding_leak)
     return network, tuple(locations)
+
+
+def _assemble(*, binary: tuple[str, ...], binary_leak: np.ndarray, binary_link: np.ndarray,
+              binary_parents: tuple[tuple[int, ...], ...],
+              ordered: Sequence[tuple[str, tuple[str, ...], np.ndarray, np.ndarray, tuple[int, ...]]],
+              presenting: tuple[str, ...], vocabulary: tuple[str, ...], **arrays) -> NoisyOrNetwork:
+    """Lay out the engine rows (binary findings, each ordered finding's thresholds and steps, the
+    population rows) and build the network with its derived rows filled in."""
+    rows = list(binary)
+    findings = []
+    for name, states, leak, cause, parents in ordered:
+        K = len(states)
+        above = tuple(range(len(rows), len(rows) + K - 1))
+        rows += [f"{name}>={s}" for s in states[1:]]
+        step = tuple(range(len(rows), len(rows) + K - 2))
+        rows += [f"{name}={s}|<={s}" for s in states[1:-1]]
+        findings.append(OrderedFinding(name, tuple(states), parents, leak, cause, above, step))
+    index = {f: i for i, f in enumerate(binary)}
+    presenting_rows = tuple(index[f] for f in presenting)
+    population = []
+    for size in range(2, len(presenting_rows) + 1):
+        for members in itertools.combinations(presenting_rows, size):
+            population.append((members, len(rows)))
+            rows.append("population:" + "|".join(binary[i] for i in members))
+    n = binary_link.shape[1]
+    link = np.zeros((len(rows), n))
+    link[:len(binary)] = binary_link
+    finding_leak = np.zeros(len(rows))
+    finding_leak[:len(binary)] = binary_leak
+    parents = [set(p) for p in binary_parents] + [set() for _ in range(len(rows) - len(binary))]
+    for finding in findings:
+        for row in finding.above + finding.step:
+            parents[row].update(finding.parents)
+    for members, row in population:
+        parents[row].update(*(parents[i] for i in members))
+    network = NoisyOrNetwork(**arrays, findings=tuple(rows), finding_leak=finding_leak, link=link,
+                             finding_parents=tuple(tuple(sorted(p)) for p in parents), observable=vocabulary,
+                             ordered=tuple(findings), presenting=presenting_rows, population=tuple(population))
+    derive_rows(network, network.link, network.finding_leak)
+    return network
 
 
 def complete_distribution(upper: np.ndarray) -> np.ndarray:
@@ -399,8 +419,10 @@ def complete_distribution(upper: np.ndarray) -> np.ndarray:
 def cause_from_alone(alone: np.ndarray, leak: np.ndarray) -> np.ndarray:
     """Each cause's own noisy-MAX distribution from P(state | this cause alone), leak included.
 
-    ``C(<= s) = T(<= s) / L(<= s)``; ``alone`` is ``(..., n, K)`` and ``leak`` ``(..., K)``. Rows
-    of ``alone`` equal to ``[1, 0, ..., 0]``... are read as "not a cause" and give ``[1, 0, ..., 0]``.
+    ``C(<= s) = T(<= s) / L(<= s)``; ``alone`` is ``(..., n, K)`` and ``leak`` ``(..., K)``. A row
+    of ``alone`` equal to ``[1, 0, ..., 0]`` is read as "not a cause" and gives ``[1, 0, ..., 0]``.
+    Cumulative values are clipped to ``[0, 1]`` and made non-decreasing, so that a drawn value that
+    breaks the noisy-MAX constraint still gives a distribution.
     """
     leak_cdf = np.cumsum(leak, axis=-1)[..., None, :]
     alone_cdf = np.cumsum(alone, axis=-1)
