@@ -9,6 +9,7 @@ Evidence maps a node name to
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -70,11 +71,24 @@ def describe(node: str, value: EvidenceValue) -> str:
     return f"{node}~[{', '.join(f'{float(v):g}' for v in value)}]"  # type: ignore[union-attr]
 
 
+@functools.lru_cache(maxsize=None)
+def _one_hot(states: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read-only hard-evidence vectors for each state of a state list."""
+    table = {}
+    for i, state in enumerate(states):
+        vector = np.zeros(len(states))
+        vector[i] = 1.0
+        vector.flags.writeable = False
+        table[state] = vector
+    return table
+
+
 def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.ndarray:
     if isinstance(value, str):
-        if value not in states:
+        vector = _one_hot(states).get(value)
+        if vector is None:
             raise UnknownNameError(f"state of {node}", value, states)
-        return (np.asarray(states) == value).astype(float)
+        return vector
     if isinstance(value, Mapping):
         unknown = [s for s in value if s not in states]
         if unknown:
@@ -102,8 +116,11 @@ def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.
     return vector
 
 
-def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> EncodedEvidence:
+def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, population: bool = True) -> EncodedEvidence:
     """Check ``evidence`` against ``network`` and encode it as likelihood vectors.
+
+    With ``population=False`` the population's condition (some presenting finding present) is not
+    applied: the evidence is then about the care setting as a whole, before the presenting finding.
 
     Raises
     ------
@@ -116,30 +133,27 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> Encod
         evidence = {}
     if not isinstance(evidence, Mapping):
         raise EvidenceError(f"evidence must be a mapping from node to state, got {type(evidence).__name__}")
-    context = [np.ones(len(s)) for s in network.context_states]
-    conditions = np.ones((len(network.conditions), 2))
-    findings = np.ones((len(network.findings), 2))
-    kidx = {k: a for a, k in enumerate(network.context)}
-    cidx = {c: j for j, c in enumerate(network.conditions)}
-    fidx = {f: i for i, f in enumerate(network.findings[:network.binary_count])}
-    ordered = {o.name: o for o in network.ordered}
-    names = [*network.context, *network.conditions, *network.vocabulary]
+    blank = network.blank_evidence
+    context = list(blank[0])                      # read-only ones; an observed node gets its own vector
+    conditions = blank[1].copy()
+    findings = blank[2].copy()
+    lookup = network.lookup
     items: list[tuple[str, EvidenceValue]] = []
     choices: list[list[tuple[float, tuple[tuple[int, int], ...]]]] = []   # soft evidence: weighted hard rows
     for node, value in evidence.items():
         if not isinstance(node, str):
             raise EvidenceError(f"evidence keys must be node names, got {node!r}")
-        known = node in kidx or node in cidx or node in fidx or node in ordered
-        if not known:
-            raise UnknownNameError("node", node, names)
+        kind, where = lookup.get(node, (None, None))
+        if kind is None:
+            raise UnknownNameError("node", node, [*network.context, *network.conditions, *network.vocabulary])
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        if node in kidx:
-            context[kidx[node]] = _likelihood(node, network.context_states[kidx[node]], value)
-        elif node in cidx:
-            conditions[cidx[node]] = _likelihood(node, ("absent", "present"), value)
-        elif node in ordered:
-            finding = ordered[node]
+        if kind == "context":
+            context[where] = _likelihood(node, network.context_states[where], value)
+        elif kind == "condition":
+            conditions[where] = _likelihood(node, ("absent", "present"), value)
+        elif kind == "ordered":
+            finding = where
             vector = _likelihood(node, finding.states, value)
             states = np.flatnonzero(vector)
             if len(states) == 1:
@@ -147,15 +161,16 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> Encod
             else:
                 choices.append([(float(vector[s]), finding.rows(int(s))) for s in states])
         else:
-            i = fidx[node]
+            i = where
             vector = _likelihood(node, ("absent", "present"), value)
-            if i in network.presenting and vector[0] != vector[1] and np.all(vector > 0):
+            if population and i in network.presenting and vector[0] != vector[1] and np.all(vector > 0):
                 choices.append([(float(vector[0]), ((i, 0),)), (float(vector[1]), ((i, 1),))])
             else:
                 findings[i] = vector
         items.append((node, value))
     if not choices:
-        apply_population(network, findings[None])
+        if population:
+            apply_population(network, findings[None])
         return EncodedEvidence(tuple(context), conditions, findings, tuple(items))
     count = math.prod(len(c) for c in choices)
     if count > MAX_ALTERNATIVES:
@@ -168,9 +183,27 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None) -> Encod
         for w, hard in combination:
             weight *= w
             _set_rows(rows, hard)
-        apply_population(network, rows[None])
+        if population:
+            apply_population(network, rows[None])
         alternatives.append((weight, rows))
     return EncodedEvidence(tuple(context), conditions, alternatives[0][1], tuple(items), tuple(alternatives))
+
+
+def _apply_population_one(network: NoisyOrNetwork, findings: np.ndarray) -> None:
+    """:func:`apply_population` for one case ``(m, 2)``."""
+    open_ = []
+    for i in network.presenting:
+        lam0, lam1 = findings[i]
+        if lam0 == 0 and lam1 > 0:
+            return
+        if lam0 == lam1:
+            open_.append(i)
+    if not open_:
+        findings[network.presenting[0]] = 0.0
+    elif len(open_) == 1:
+        findings[open_[0], 0] = 0.0
+    else:
+        findings[network.population_rows[tuple(open_)]] = (0.0, 1.0)
 
 
 def _set_rows(findings: np.ndarray, rows: tuple[tuple[int, int], ...]) -> None:
@@ -190,10 +223,13 @@ def apply_population(network: NoisyOrNetwork, findings: np.ndarray) -> None:
     presenting = list(network.presenting)
     if not presenting:
         return
+    if findings.shape[0] == 1:                                                # one case: no array bookkeeping
+        _apply_population_one(network, findings[0])
+        return
     lam = findings[:, presenting, :]                                          # (N, P, 2)
     present = (lam[..., 0] == 0) & (lam[..., 1] > 0)
     open_ = lam[..., 0] == lam[..., 1]
-    rows_of = {members: row for members, row in network.population}
+    rows_of = network.population_rows
     need = ~present.any(axis=1)
     code = open_ @ (1 << np.arange(len(presenting)))                          # which ones are open, as bits
     for mask in np.unique(code[need]):

@@ -497,7 +497,7 @@ def _check_ordered(reader: _Reader, nodes: list[NodeSpec], params: list[Paramete
             reader.problem("finding_leaks.csv", None, "state", f"{node.name} needs a leak row for each of "
                            f"{', '.join(node.states[1:])}")
             continue
-        leak_cdf = _cdf(node, leak)
+        leak_cdf = _cdf(node, leak, None)
         if leak_cdf is None or leak_cdf[0] <= 0:
             first = next(iter(leak.values()))
             reader.problem(first.file, first.line, "value", f"the leak rows of {node.name} sum to 1 or more; "
@@ -507,7 +507,7 @@ def _check_ordered(reader: _Reader, nodes: list[NodeSpec], params: list[Paramete
             if cause is None:
                 continue
             first = next(iter(given.values()))
-            cdf = _cdf(node, given)
+            cdf = _cdf(node, given, leak)
             if cdf is None:
                 reader.problem(first.file, first.line, "value", f"the rows of {node.name} <- {cause} sum to more than 1")
                 continue
@@ -519,9 +519,11 @@ def _check_ordered(reader: _Reader, nodes: list[NodeSpec], params: list[Paramete
                                f"{np.round(leak_cdf, 4).tolist()} with a ratio that never decreases")
 
 
-def _cdf(node: NodeSpec, rows: dict[str | None, Parameter]) -> np.ndarray | None:
-    """P(Y <= s) for every state but the highest, from rows for some states above the lowest."""
-    probs = np.array([0.0] + [rows[s].value if s in rows else 0.0 for s in node.states[1:]])
+def _cdf(node: NodeSpec, rows: dict[str | None, Parameter], leak: dict[str | None, Parameter] | None) -> np.ndarray | None:
+    """P(Y <= s) for every state but the highest, from rows for some states above the lowest (a state
+    without a row takes the leak's value; the lowest is the complement)."""
+    fallback = {s: (leak[s].value if leak and s in leak else 0.0) for s in node.states[1:]}
+    probs = np.array([0.0] + [rows[s].value if s in rows else fallback[s] for s in node.states[1:]])
     probs[0] = 1.0 - math.fsum(probs[1:])
     if probs[0] < -1e-12:
         return None

@@ -89,9 +89,13 @@ class Model:
         return pd.DataFrame(rows).set_index("node")
 
     # ------------------------------------------------------------------ queries
-    def encode(self, evidence: Evidence | None) -> EncodedEvidence:
-        """Check ``evidence`` and encode it as likelihood vectors (see :mod:`bayesnet.evidence`)."""
-        return encode_evidence(self.network, evidence)
+    def encode(self, evidence: Evidence | None, *, population: bool = True) -> EncodedEvidence:
+        """Check ``evidence`` and encode it as likelihood vectors (see :mod:`bayesnet.evidence`).
+
+        ``population=False`` leaves out the population's condition that some presenting finding is
+        present (the answers are then about every patient of the care setting).
+        """
+        return encode_evidence(self.network, evidence, population=population)
 
     def answer(self, evidence: Evidence | EncodedEvidence | None) -> Answer:
         """The engine's raw answer: log P(evidence) and P(present | evidence) per condition.
@@ -116,9 +120,8 @@ class Model:
     @cached_property
     def base_rates(self) -> pd.Series:
         """P(condition present) in the care setting the priors describe, before the presenting finding."""
-        empty = self.encode({})
-        unconditioned = empty.with_findings(np.ones_like(empty.findings))
-        return pd.Series(self.engine.query(unconditioned).posterior, index=list(self.conditions), name="base_rate")
+        return pd.Series(self.engine.query(self.encode({}, population=False)).posterior, index=list(self.conditions),
+                         name="base_rate")
 
     def none_probability(self, evidence: Evidence | EncodedEvidence | None = None) -> float:
         """P(no modelled condition is present | evidence): the share of such cases that the leaks
@@ -153,13 +156,27 @@ class Model:
         """
         encoded = self.encode(evidence)
         answer = self.answer(encoded)
-        frame = pd.DataFrame({"posterior": answer.posterior, "prior": self.priors.to_numpy()},
-                             index=pd.Index(self.conditions, name="condition"))
-        frame["ratio"] = frame["posterior"] / frame["prior"]
-        frame = frame.sort_values("posterior", ascending=False, kind="stable")
+        posterior = answer.posterior
+        order = np.argsort(-posterior, kind="stable")
+        prior = self._prior_array[order]
+        ranked = posterior[order]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = ranked / prior
+        frame = pd.DataFrame(np.column_stack([ranked, prior, ratio]), index=self._condition_index[order],
+                             columns=self._differential_columns, copy=False)
         frame.attrs["log_evidence"] = answer.log_evidence
         frame.attrs["none"] = float(np.exp(self._log_none(encoded) - answer.log_evidence))
         return frame
+
+    @cached_property
+    def _prior_array(self) -> np.ndarray:
+        return self.priors.to_numpy()
+
+    @cached_property
+    def _condition_index(self) -> pd.Index:
+        return pd.Index(list(self.conditions), dtype=object, name="condition")
+
+    _differential_columns = pd.Index(["posterior", "prior", "ratio"])
 
     def posteriors_batch(self, frame: pd.DataFrame, *, on_error: str = "raise",
                          log_evidence: bool = True) -> pd.DataFrame:

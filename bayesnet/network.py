@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import itertools
 
@@ -65,7 +66,9 @@ class OrderedFinding:
     """A finding with ordered states and a leaky noisy-MAX table (see the module docstring).
 
     ``leak`` is ``(K,)``: P(state) with no condition present; ``cause`` is ``(n, K)``: each
-    condition's own distribution (``[1, 0, ..., 0]`` for a condition that is not a parent).
+    condition's own distribution (``[1, 0, ..., 0]`` for a condition that is not a parent). A
+    parent's record for a state gives P(state | this cause alone), leak included; a state it has no
+    record for stays at the leak's probability.
     ``above[s - 1]`` is the engine row ``[Y >= s]`` (s = 1 .. K-1); ``step[s - 1]`` the engine row of
     middle state ``s`` (s = 1 .. K-2).
     """
@@ -77,6 +80,9 @@ class OrderedFinding:
     cause: np.ndarray
     above: tuple[int, ...]
     step: tuple[int, ...]
+    #: ``(n, K)``: the states above the lowest for which a cause has a record; a parent's other
+    #: states are at the leak's level (no effect on that state)
+    given: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
 
     def rows(self, state: int) -> tuple[tuple[int, int], ...]:
         """The engine rows and their states (0 absent, 1 present) that say ``Y = state``."""
@@ -248,14 +254,39 @@ class NoisyOrNetwork:
         """The findings a user names (binary and ordered), in vocabulary order."""
         return self.observable or self.findings
 
-    @property
+    @cached_property
     def binary_count(self) -> int:
         """The number of binary findings: the engine rows before the derived ones."""
         derived = sum(len(o.above) + len(o.step) for o in self.ordered) + len(self.population)
         return len(self.findings) - derived
 
     def ordered_finding(self, name: str) -> OrderedFinding | None:
-        return next((o for o in self.ordered if o.name == name), None)
+        return self.lookup.get(name, (None, None))[1] if self.lookup.get(name, ("",))[0] == "ordered" else None
+
+    @cached_property
+    def lookup(self) -> dict[str, tuple[str, object]]:
+        """Every name a user can give evidence on: ``(kind, index or ordered finding)``, kind one of
+        ``context``, ``condition``, ``finding`` (a binary finding's engine row) or ``ordered``."""
+        table: dict[str, tuple[str, object]] = {}
+        table.update((k, ("context", a)) for a, k in enumerate(self.context))
+        table.update((c, ("condition", j)) for j, c in enumerate(self.conditions))
+        table.update((f, ("finding", i)) for i, f in enumerate(self.findings[:self.binary_count]))
+        table.update((o.name, ("ordered", o)) for o in self.ordered)
+        return table
+
+    @cached_property
+    def blank_evidence(self) -> tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+        """Likelihoods of no evidence (all ones), read-only: context vectors, conditions, engine rows."""
+        def frozen(array: np.ndarray) -> np.ndarray:
+            array.flags.writeable = False
+            return array
+        return (tuple(frozen(np.ones(len(s))) for s in self.context_states), frozen(np.ones((len(self.conditions), 2))),
+                frozen(np.ones((len(self.findings), 2))))
+
+    @cached_property
+    def population_rows(self) -> dict[tuple[int, ...], int]:
+        """The population row of each set of two or more presenting findings."""
+        return dict(self.population)
 
     def with_parameters(self, **arrays: object) -> NoisyOrNetwork:
         """A copy with some arrays replaced (``condition_leak=...``, ``link=...``, ...)."""
@@ -316,7 +347,7 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
     finding_parents: list[set[int]] = [set() for _ in binary]
     ordered_leak = [np.zeros(len(specs[f].states)) for f in ordered_names]
     ordered_alone = [np.zeros((n, len(specs[f].states))) for f in ordered_names]
-    ordered_parents: list[set[int]] = [set() for _ in ordered_names]
+    ordered_given = [np.zeros((n, len(specs[f].states)), dtype=bool) for f in ordered_names]
     locations: list[ParameterLocation] = []
 
     leaks = {p.node: p.value for p in kb.parameters if p.role in ("condition_leak", "finding_leak") and p.state is None}
@@ -341,7 +372,7 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
                 ordered_leak[o][s] = p.value
             else:
                 ordered_alone[o][cidx[p.parent], s] = p.value  # type: ignore[index]
-                ordered_parents[o].add(cidx[p.parent])  # type: ignore[index]
+                ordered_given[o][cidx[p.parent], s] = True  # type: ignore[index]
         elif p.role == "finding_leak":
             finding_leak[fidx[p.node]] = p.value
         else:
@@ -352,8 +383,10 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
     ordered = []
     for o, name in enumerate(ordered_names):
         leak = complete_distribution(ordered_leak[o])
-        alone = complete_distribution(ordered_alone[o])
-        ordered.append((name, specs[name].states, leak, cause_from_alone(alone, leak), tuple(sorted(ordered_parents[o]))))
+        given = ordered_given[o]
+        parents = tuple(int(j) for j in np.flatnonzero(given.any(axis=1)))
+        alone = complete_distribution(np.where(given, ordered_alone[o], leak[None, :]) * given.any(axis=1)[:, None])
+        ordered.append((name, specs[name].states, leak, cause_from_alone(alone, leak), parents, given))
     network = _assemble(
         context=context,
         context_states=tuple(states[k] for k in context),
@@ -371,19 +404,22 @@ def compile_knowledge(kb: KnowledgeBase) -> tuple[NoisyOrNetwork, tuple[Paramete
 
 def _assemble(*, binary: tuple[str, ...], binary_leak: np.ndarray, binary_link: np.ndarray,
               binary_parents: tuple[tuple[int, ...], ...],
-              ordered: Sequence[tuple[str, tuple[str, ...], np.ndarray, np.ndarray, tuple[int, ...]]],
+              ordered: Sequence[tuple],
               presenting: tuple[str, ...], vocabulary: tuple[str, ...], **arrays) -> NoisyOrNetwork:
     """Lay out the engine rows (binary findings, each ordered finding's thresholds and steps, the
     population rows) and build the network with its derived rows filled in."""
     rows = list(binary)
     findings = []
-    for name, states, leak, cause, parents in ordered:
+    for name, states, leak, cause, parents, *given in ordered:
         K = len(states)
         above = tuple(range(len(rows), len(rows) + K - 1))
         rows += [f"{name}>={s}" for s in states[1:]]
         step = tuple(range(len(rows), len(rows) + K - 2))
         rows += [f"{name}={s}|<={s}" for s in states[1:-1]]
-        findings.append(OrderedFinding(name, tuple(states), parents, leak, cause, above, step))
+        mask = given[0] if given else np.zeros(cause.shape, dtype=bool)
+        if not given:
+            mask[list(parents), 1:] = True
+        findings.append(OrderedFinding(name, tuple(states), parents, leak, cause, above, step, mask))
     index = {f: i for i, f in enumerate(binary)}
     presenting_rows = tuple(index[f] for f in presenting)
     population = []

@@ -220,8 +220,12 @@ def batch_from_records(network: NoisyOrNetwork, parameters: Sequence[Parameter],
             with np.errstate(divide="ignore", invalid="ignore"):
                 target[:, states] = drawn * np.where(total > 0, point / total, 0.0)
     ordered = []
-    for leak, alone in zip(ordered_leak, ordered_alone):
+    for finding, leak, alone in zip(network.ordered, ordered_leak, ordered_alone):
         leak = _renormalised(leak)
+        parent = np.zeros(len(network.conditions), dtype=bool)
+        parent[list(finding.parents)] = True
+        at_leak = parent[:, None] & ~finding.given                    # states without a record follow the leak
+        alone = np.where(at_leak[None], leak[:, None, :], alone)
         alone = _renormalised(alone)
         ordered.append((leak, cause_from_alone(alone, leak)))
     derive_rows(network, batch.link, batch.finding_leak, ordered)

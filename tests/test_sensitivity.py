@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bayesnet.network import derive_rows
 from bayesnet.engine import ExactEngine
 from bayesnet.errors import UnknownNameError
 from bayesnet.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions
@@ -35,10 +36,25 @@ def rerun(model, location, x, evidence):
         risk = [r.copy() for r in net.risk]
         risk[idx[0]][idx[1:]] = x
         changed = net.with_parameters(risk=tuple(risk))
+    elif location.array in ("ordered_leak", "ordered_link"):
+        natives = [(o.leak.copy(), o.cause.copy()) for o in net.ordered]
+        leak, cause = natives[idx[0]]
+        target = leak if location.array == "ordered_leak" else cause[idx[1]]
+        s = idx[-1]
+        others = [t for t in range(len(target)) if t != s]
+        rest = target[others].sum()
+        target[others] = target[others] / rest * (1.0 - x) if rest > 0 else (1.0 - x) / len(others)
+        target[s] = x
+        changed = net.with_ordered(natives)
     else:
         array = getattr(net, location.array).copy()
         array[idx] = x
-        changed = net.with_parameters(**{location.array: array})
+        link, leak = (array, net.finding_leak.copy()) if location.array == "link" else (net.link.copy(), array)
+        if location.array in ("link", "finding_leak"):
+            derive_rows(net, link, leak)       # the population rows follow a presenting finding's numbers
+            changed = net.with_parameters(link=link, finding_leak=leak)
+        else:
+            changed = net.with_parameters(**{location.array: array})
     return ExactEngine(changed).query(model.encode(evidence)).posterior
 
 
@@ -176,7 +192,7 @@ def test_parameter_importance_summarises_swings_over_scenarios(small_model):
 def test_sensitivity_functions_on_the_shipped_network(model):
     # an older patient with lung disease and widespread ossified lung lesions, plus a negative finding
     evidence = {"age_band": "older", "lung_disease": "present", "lung_ossification": "present",
-                "lung_widespread_lesions": "present", "trabeculated_bone": "absent"}
+                "lung_distribution": "widespread", "trabeculated_bone": "absent"}
     functions = sensitivity_functions(model, evidence)
     table = functions.parameters
     moving = np.flatnonzero((functions.A != 0).any(axis=1) | (functions.C != 0))
@@ -194,3 +210,23 @@ def test_sensitivity_functions_on_the_shipped_network(model):
         row = frame.iloc[r]
         assert top_of(model, model.locations[r], row["upper"] - 1e-7, evidence) == row["top"]
         assert top_of(model, model.locations[r], row["upper"] + 1e-7, evidence) == row["upper_takes_over"]
+
+
+@pytest.mark.parametrize("evidence", [
+    {"mineral_soft_tissue": "present", "extent": "multifocal", "calcinosis_pattern": "fascial", "age_band": "child"},
+    {"calcinosis_pattern": "combination", "extent": [0.2, 1.0, 0.5], "mineral_lung": "absent"},
+    {"mineral_lung": "present", "lung_distribution": "lower_zones", "mineral_soft_tissue": [0.5, 1.0]},
+])
+def test_sensitivity_functions_of_ordered_and_presenting_numbers_equal_rerunning(model, evidence):
+    """Every parameter of an ordered finding (a state co-varied with its siblings) and of the presenting
+    findings (whose population rows follow) gives a sensitivity function equal to recomputation."""
+    functions = sensitivity_functions(model, evidence)
+    table = functions.parameters
+    rows = [r for r, loc in enumerate(model.locations)
+            if loc.array.startswith("ordered") or table["node"].iloc[r] in ("mineral_soft_tissue", "mineral_lung")]
+    assert len(rows) >= 20
+    for r in rows:
+        for x in (table["x_low"].iloc[r], table["x_high"].iloc[r], 0.37):
+            predicted = (functions.A[r] * x + functions.B[r]) / (functions.C[r] * x + functions.D[r])
+            np.testing.assert_allclose(predicted, rerun(model, model.locations[r], x, evidence), rtol=0, atol=1e-9,
+                                       err_msg=f"{table.index[r]} at x={x}")
