@@ -45,17 +45,24 @@ def _format_differential(frame: pd.DataFrame, top: int | None) -> str:
 
 
 # ---------------------------------------------------------------------------- commands
+NONE_LINE = ("no modelled condition: {:.4f} (the chance that the mineral has a cause outside the model; "
+             "prior {:.4f})\n")
+
+
 def cmd_query(model: Model, args: argparse.Namespace) -> int:
     frame = model.posteriors(parse_evidence(args.evidence))
     if args.json:
         payload = {
             "evidence": args.evidence,
             "log_evidence": frame.attrs["log_evidence"],
+            "none": frame.attrs["none"],
+            "none_prior": frame.attrs["none_prior"],
             "differential": [{"condition": c, **{k: float(v) for k, v in row.items()}} for c, row in frame.iterrows()],
         }
         _write(json.dumps(payload, indent=2) + "\n", None)
     else:
-        _write(_format_differential(frame, args.top), None)
+        _write(_format_differential(frame, args.top) + NONE_LINE.format(frame.attrs["none"], frame.attrs["none_prior"]),
+               None)
     return 0
 
 
@@ -89,7 +96,15 @@ def _format_nodes(frame: pd.DataFrame) -> str:
 
 
 def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
-    frame = model.provenance()
+    if args.summary:
+        frame = model.number_summary()
+        if args.format == "csv":
+            text = frame.to_csv()
+        else:
+            text = frame.reset_index().to_json(orient="records", indent=2) + "\n"
+        _write(text, args.output)
+        return 0
+    frame = model.leak_cells() if args.leak_cells else model.provenance()
     text = frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=2) + "\n"
     _write(text, args.output)
     return 0
@@ -122,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("provenance", help="every number with its source, quote, kind and range")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--leak-cells", action="store_true",
+                       help="list the finding x condition cells left at the leak (no effect) instead")
+    shown.add_argument("--summary", action="store_true",
+                       help="count the numbers of each kind that enter the network, cells at the leak included")
     p.set_defaults(run=cmd_provenance)
 
     p = sub.add_parser("export", help="write the network for other Bayesian-network tools")

@@ -150,15 +150,17 @@ class Model:
         -------
         pandas.DataFrame
             Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` (the
-            population's referral prior, :attr:`priors`) and ``ratio`` (posterior / prior).
-            ``attrs["log_evidence"]`` holds log P(evidence) and ``attrs["none"]`` the probability that
-            no modelled condition is present (:meth:`none_probability`).
+            referral prior: P(condition | the case's presenting findings only), see
+            :meth:`referral_priors`) and ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds
+            log P(evidence), ``attrs["none"]`` the probability that no modelled condition is present
+            (:meth:`none_probability`) and ``attrs["none_prior"]`` the same before the other evidence.
         """
         encoded = self.encode(evidence)
         answer = self.answer(encoded)
         posterior = answer.posterior
         order = np.argsort(-posterior, kind="stable")
-        prior = self._prior_array[order]
+        referral, none_prior = self._referral(encoded)
+        prior = referral[order]
         ranked = posterior[order]
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = ranked / prior
@@ -166,11 +168,45 @@ class Model:
                              columns=self._differential_columns, copy=False)
         frame.attrs["log_evidence"] = answer.log_evidence
         frame.attrs["none"] = float(np.exp(self._log_none(encoded) - answer.log_evidence))
+        frame.attrs["none_prior"] = none_prior
         return frame
 
+    def referral_priors(self, presenting: Evidence | None = None) -> pd.DataFrame:
+        """The referral table: P(condition | the presenting findings only), ranked, with the base rate
+        and ``attrs["none"]``. ``presenting`` names presenting findings (default: none named, so only
+        the population's condition: mineral somewhere)."""
+        presenting = dict(presenting or {})
+        groups = {n.name for n in self.knowledge.nodes if n.presenting}
+        other = sorted(set(presenting) - groups)
+        if other:
+            raise BayesnetError(f"referral priors take presenting findings only ({', '.join(sorted(groups))}); "
+                                f"got {', '.join(other)}")
+        encoded = self.encode(presenting)
+        prior, none = self._referral(encoded)
+        frame = pd.DataFrame({"prior": prior, "base_rate": self.base_rates.to_numpy()}, index=self._condition_index)
+        frame = frame.sort_values("prior", ascending=False, kind="stable")
+        frame.attrs["none"] = none
+        return frame
+
+    def _referral(self, encoded: EncodedEvidence) -> tuple[np.ndarray, float]:
+        """P(condition | the presenting items of ``encoded`` only) and P(no modelled condition | them)."""
+        presenting = tuple((node, repr(value)) for node, value in encoded.items if node in self._presenting_names)
+        cached = self._referral_cache.get(presenting)
+        if cached is None:
+            given = self.encode({node: value for node, value in encoded.items if node in self._presenting_names})
+            answer = self.engine.query(given)
+            cached = (answer.posterior, float(np.exp(self._log_none(given) - answer.log_evidence)))
+            if len(self._referral_cache) < 64:
+                self._referral_cache[presenting] = cached
+        return cached
+
     @cached_property
-    def _prior_array(self) -> np.ndarray:
-        return self.priors.to_numpy()
+    def _referral_cache(self) -> dict:
+        return {}
+
+    @cached_property
+    def _presenting_names(self) -> frozenset[str]:
+        return frozenset(n.name for n in self.knowledge.nodes if n.presenting)
 
     @cached_property
     def _condition_index(self) -> pd.Index:
@@ -296,6 +332,33 @@ class Model:
         frame["n"] = frame["n"].astype("Int64")
         frame["N"] = frame["N"].astype("Int64")
         return frame
+
+    def leak_cells(self) -> pd.DataFrame:
+        """The finding x condition cells that ``cells.csv`` declares to have no effect beyond the leak:
+        with that condition alone, the finding takes its leak's value(s)."""
+        leaks: dict[str, list[str]] = {}
+        for p in self.knowledge.parameters:
+            if p.role == "finding_leak":
+                leaks.setdefault(p.node, []).append(f"{p.state}={p.value:g}" if p.state else f"{p.value:g}")
+        rows = [{"finding": f, "condition": c, "leak": " ".join(leaks.get(f, []))} for f, c in self.knowledge.no_effect]
+        return pd.DataFrame(rows, columns=["finding", "condition", "leak"])
+
+    def number_summary(self) -> pd.DataFrame:
+        """How many numbers of each kind enter the network, and their share.
+
+        Every record of the knowledge base counts once (the lowest state of an ordered finding is its
+        complement, not a number of its own); every finding x condition cell left at the leak counts
+        as one more ``assumed`` number (the statement "no effect", which the sources do not make).
+        Columns ``records``, ``cells at the leak``, ``numbers`` (their sum) and ``share`` of numbers.
+        """
+        records = pd.Series([p.kind for p in self.knowledge.parameters]).value_counts()
+        frame = pd.DataFrame({"records": records}).rename_axis("kind")
+        frame["cells at the leak"] = 0
+        frame.loc["assumed", "cells at the leak"] = len(self.knowledge.no_effect)
+        frame = frame.fillna(0).astype(int)
+        frame["numbers"] = frame["records"] + frame["cells at the leak"]
+        frame["share"] = frame["numbers"] / frame["numbers"].sum()
+        return frame.sort_values("numbers", ascending=False)
 
     @cached_property
     def pgmpy_network(self):
