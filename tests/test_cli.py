@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -28,8 +29,9 @@ def test_query_prints_the_ranked_differential(capsys, small_model):
     lines = out.splitlines()
     assert lines[0].split() == ["condition", "posterior", "prior", "ratio"]
     expected = small_model.posteriors({"trauma": "present", "peripheral_rim": "present"})
-    assert [line.split()[1] for line in lines[1:]] == list(expected.index)
+    assert [line.split()[1] for line in lines[1:-1]] == list(expected.index)
     assert lines[1].split()[2] == f"{expected['posterior'].iloc[0]:.4f}"
+    assert lines[-1].startswith(f"no modelled condition: {expected.attrs['none']:.4f}")
 
 
 def test_query_json_matches_the_library(capsys, small_model):
@@ -38,6 +40,8 @@ def test_query_json_matches_the_library(capsys, small_model):
     payload = json.loads(out)
     expected = small_model.posteriors({"peripheral_rim": [0.2, 0.8]})
     assert [row["condition"] for row in payload["differential"]] == list(expected.index)
+    assert payload["none"] == pytest.approx(expected.attrs["none"], abs=1e-15)
+    assert payload["none_prior"] == pytest.approx(expected.attrs["none_prior"], abs=1e-15)
     np.testing.assert_allclose([row["posterior"] for row in payload["differential"]], expected["posterior"], atol=1e-15)
 
 
@@ -117,3 +121,15 @@ def test_impossible_evidence_from_the_command_line_exits_2(capsys, small_copy):
                                                "trabeculated_bone,,myositis_ossificans,1.0,0.5,1.0"))
     code, _, err = run(capsys, "--priors", str(small_copy), "query", "myositis_ossificans=present", "trabeculated_bone=absent")
     assert code == 2 and "impossible under the model" in err and "trabeculated_bone=absent" in err
+
+
+def test_provenance_lists_the_cells_left_at_the_leak_and_counts_every_number(capsys, model):
+    code, out, _ = run(capsys, "provenance", "--leak-cells")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == len(model.knowledge.no_effect) > 0
+    assert {"finding", "condition", "leak"} <= set(rows[0])
+    code, out, _ = run(capsys, "provenance", "--summary")
+    summary = {row["kind"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert int(summary["assumed"]["cells at the leak"]) == len(rows)
+    assert sum(int(r["numbers"]) for r in summary.values()) == len(model.knowledge.parameters) + len(rows)
