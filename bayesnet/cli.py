@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="bayesnet", description="Differential diagnosis of ectopic mineralisation.")
     parser.add_argument("--version", action="version", version=f"bayesnet {__version__}")
     parser.add_argument("--priors", metavar="DIR", help="knowledge-base folder (default: the shipped one)")
+    parser.add_argument("--no-literature", action="store_true",
+                        help="set aside the rows of kind literature: the seeds' rows answer alone")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser, metavar="COMMAND")
 
     p = sub.add_parser("query", help="the ranked differential for some evidence",
@@ -176,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Callable[[Model, argparse.Namespace], int] = args.run
     try:
-        model = load(args.priors)
+        model = load(args.priors, literature=not args.no_literature)
         return run(model, args)
     except BayesnetError as error:
         print(f"bayesnet: error: {error}", file=sys.stderr)

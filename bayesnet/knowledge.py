@@ -31,7 +31,9 @@ __all__ = [
 
 NodeType = Literal["context", "condition", "finding"]
 Role = Literal["context_prior", "condition_leak", "risk_factor", "finding_leak", "link"]
-KINDS = ("reported", "derived", "verbal", "assumed")
+KINDS = ("reported", "derived", "verbal", "assumed", "literature")
+#: the folder of stored literature excerpts, inside a knowledge-base folder
+SOURCES = "sources"
 BINARY = ("absent", "present")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 PROVENANCE = ("value", "low", "high", "kind", "source", "quote", "phrase", "complement", "n", "N", "note")
@@ -139,6 +141,11 @@ class KnowledgeBase:
     verbal_scale: tuple[VerbalPhrase, ...]
     #: (finding, condition) pairs that ``cells.csv`` declares to have no effect beyond the leak
     no_effect: tuple[tuple[str, str], ...] = ()
+    #: rows not in use: the seed rows a ``literature`` row replaces (or, loaded without the
+    #: literature, the literature rows)
+    set_aside: tuple[Parameter, ...] = ()
+    #: whether the literature layer is in use
+    literature: bool = True
 
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
@@ -330,8 +337,13 @@ def _read_parameter(reader: _Reader, file: str, role: Role, line: int, row: dict
                      row["phrase"], complement == "yes", n, N, row["note"], file, line)
 
 
-def load_knowledge(path: str | Path) -> KnowledgeBase:
+def load_knowledge(path: str | Path, *, literature: bool = True) -> KnowledgeBase:
     """Read and validate the knowledge base in folder ``path``.
+
+    Rows of kind ``literature`` form a layer over the seeds' rows: such a row may stand beside a
+    row of the same key (its ``note`` then says why it replaces it), and it names a stored excerpt
+    under ``sources/``. With ``literature=False`` they are set aside and the seeds' rows answer; a
+    link that only the literature gives is then a cell at the leak.
 
     Raises
     ------
@@ -347,6 +359,7 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     by_name = {n.name: n for n in nodes}
     params: list[Parameter] = []
     keys_seen: dict[tuple[str, ...], tuple[str, int]] = {}
+    layers_seen: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
 
     def check_node(file: str, line: int, field: str, name: str, type_: NodeType) -> bool:
         node = by_name.get(name)
@@ -376,9 +389,12 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
     for file, (role, keys) in TABLES.items():
         for line, row in reader.rows(file, keys + PROVENANCE):
             key = tuple(row[k] for k in keys)
-            if key in keys_seen and keys_seen[key][0] == file:
-                reader.problem(file, line, keys[0], f"{' '.join(key)} is already given on line {keys_seen[key][1]}")
+            layer = "literature" if row["kind"] == "literature" else "seeds"
+            if (key, layer) in layers_seen and layers_seen[key, layer][0] == file:
+                reader.problem(file, line, keys[0], f"{' '.join(key)} is already given on line {layers_seen[key, layer][1]}"
+                               + (" (one row per key in each layer: the seeds' and the literature's)" if key in keys_seen else ""))
                 continue
+            layers_seen[key, layer] = (file, line)
             keys_seen[key] = (file, line)
             parent = state = None
             if role == "context_prior":
@@ -425,20 +441,50 @@ def load_knowledge(path: str | Path) -> KnowledgeBase:
             if param is not None:
                 params.append(param)
 
-    _check_structure(reader, nodes, params, {key for key, _ in keys_seen.items()})
+    params, set_aside = _apply_literature(reader, params, literature)
+    rows_given = {key for key in keys_seen if literature or (key, "seeds") in layers_seen}
+    _check_structure(reader, nodes, params, rows_given)
     _check_ordered(reader, nodes, params)
-    no_effect = _read_cells(reader, nodes, params, set(keys_seen))
+    no_effect = _read_cells(reader, nodes, params, rows_given, set_aside)
     if reader.problems:
         raise KnowledgeBaseError(reader.problems)
-    return KnowledgeBase(path, tuple(nodes), tuple(params), tuple(scale.values()), no_effect)
+    return KnowledgeBase(path, tuple(nodes), tuple(params), tuple(scale.values()), no_effect, tuple(set_aside),
+                         literature)
 
 
-def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
-                rows_given: set[tuple[str, ...]]) -> tuple[tuple[str, str], ...]:
+def _apply_literature(reader: _Reader, params: list[Parameter], use: bool) -> tuple[list[Parameter], list[Parameter]]:
+    """The rows in use and the rows set aside: a literature row replaces the seeds' row of its key
+    (and must say why in its note), or is itself set aside when the literature is not used."""
+    def key(p: Parameter) -> tuple:
+        return (p.role, p.node, p.parent, p.state)
+
+    excerpts = {f.stem for f in (reader.path / SOURCES).glob("*") if f.is_file()} if (reader.path / SOURCES).is_dir() else set()
+    seeds = {key(p): p for p in params if p.kind != "literature"}
+    in_use, set_aside = [], []
+    for p in params:
+        if p.kind == "literature":
+            if Path(p.source).stem not in excerpts:
+                reader.problem(p.file, p.line, "source", f"{p.source!r} is not an excerpt in {reader.path / SOURCES}"
+                               + (f"; stored: {', '.join(sorted(excerpts)[:8])}, ..." if excerpts else ""))
+            if key(p) in seeds and not p.note:
+                reader.problem(p.file, p.line, "note", f"a literature row beside the seeds' row of {p.name} "
+                               f"({seeds[key(p)].file}:{seeds[key(p)].line}) must say in its note why it replaces it")
+            (in_use if use else set_aside).append(p)
+    replaced = {key(p) for p in in_use if p.kind == "literature"}
+    for p in params:
+        if p.kind != "literature":
+            (set_aside if key(p) in replaced else in_use).append(p)
+    order = {id(p): i for i, p in enumerate(params)}
+    return sorted(in_use, key=lambda p: order[id(p)]), sorted(set_aside, key=lambda p: order[id(p)])
+
+
+def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter], rows_given: set[tuple[str, ...]],
+                set_aside: list[Parameter]) -> tuple[tuple[str, str], ...]:
     """``cells.csv``: a finding x condition grid in which every cell is ``link`` or ``-`` (no effect).
 
     It must agree with ``links.csv`` cell by cell, so that no pair is left undecided. A row of
-    ``links.csv`` that is present but invalid has been reported already and counts as present.
+    ``links.csv`` that is present but invalid has been reported already and counts as present. A
+    ``link`` cell whose only rows are literature rows set aside is at the leak.
     """
     file = "cells.csv"
     conditions = [n.name for n in nodes if n.type == "condition"]
@@ -446,6 +492,7 @@ def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
     linked = {(p.node, p.parent) for p in params if p.role == "link"}
     linked |= {(key[0], key[2]) for key in rows_given if len(key) == 3 and key[0] in findings and key[2] in conditions}
     links_clean = not any(p.file == "links.csv" for p in reader.problems)  # else its rows were reported already
+    literature_only = {(p.node, p.parent) for p in set_aside if p.role == "link" and p.kind == "literature"} - linked
     rows = reader.rows(file, ("finding", *conditions))
     if file in reader.unreadable:
         return ()
@@ -465,7 +512,9 @@ def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter],
         for condition in conditions:
             cell = row[condition]
             has_row = (finding, condition) in linked
-            if cell == CELL_LINK and not has_row and links_clean:
+            if cell == CELL_LINK and not has_row and (finding, condition) in literature_only:
+                no_effect.append((finding, condition))
+            elif cell == CELL_LINK and not has_row and links_clean:
                 reader.problem(file, line, condition, f"{finding} x {condition} says {CELL_LINK!r} but links.csv has no row for it")
             elif cell == CELL_NONE and has_row:
                 reader.problem(file, line, condition, f"{finding} x {condition} says {CELL_NONE!r} (no effect) but links.csv has a row for it")

@@ -29,15 +29,18 @@ def default_priors_path() -> Path:
     return Path(__file__).resolve().parent.parent / "priors"
 
 
-def load(path: str | Path | None = None) -> Model:
+def load(path: str | Path | None = None, *, literature: bool = True) -> Model:
     """Load a diagnostic model from a knowledge-base folder (the shipped one by default).
+
+    ``literature=False`` sets aside the rows of kind ``literature`` (published reviews and series,
+    ``priors/sources/``): the seeds' rows answer alone.
 
     Raises
     ------
     KnowledgeBaseError
         Listing every problem in the folder's files, with file, line and field.
     """
-    return Model(load_knowledge(default_priors_path() if path is None else path))
+    return Model(load_knowledge(default_priors_path() if path is None else path, literature=literature))
 
 
 class Model:
