@@ -110,6 +110,38 @@ def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
+    from .evaluation import calibration_figure, evaluate, read_cases
+
+    result = evaluate(model, read_cases(args.cases))
+    if args.json:
+        payload = {"summary": result.summary.to_dict(),
+                   "by_condition": result.by_condition.reset_index().to_dict(orient="records"),
+                   "wrong_tops": result.wrong_tops.reset_index().to_dict(orient="records"),
+                   "calibration": result.calibration.to_dict(orient="records"),
+                   "cases": result.cases.to_dict(orient="records"), "errors": result.errors.to_dict(orient="records")}
+        _write(json.dumps(payload, indent=2, default=float) + "\n", None)
+    else:
+        s = result.summary
+        lines = [f"{int(s['cases'])} cases: top-1 {s['top1']:.1%}, top-3 {s['top3']:.1%}, top-5 {s['top5']:.1%}; "
+                 f"mean posterior of the reported condition {s['mean_posterior_of_truth']:.3f}; Brier score {s['brier']:.3f}",
+                 "", "per reported condition:", result.by_condition.to_string(float_format="{:.3f}".format), "",
+                 "conditions on top when the reported diagnosis is another "
+                 "(count, and share of the cases whose truth is another condition):",
+                 result.wrong_tops.to_string(float_format="{:.1%}".format) if len(result.wrong_tops) else "  none", "",
+                 "calibration (every case x condition pair):",
+                 result.calibration.to_string(index=False, float_format="{:.3f}".format)]
+        if len(result.errors):
+            lines += ["", f"{len(result.errors)} case(s) could not be answered:",
+                      *(f"  {r.case}: {r.message}" for r in result.errors.itertuples())]
+        _write("\n".join(lines) + "\n", None)
+    if args.png:
+        figure = calibration_figure(result)
+        figure.savefig(args.png, dpi=120)
+        print(f"wrote {args.png}", file=sys.stderr)
+    return 0
+
+
 def cmd_export(model: Model, args: argparse.Namespace) -> int:
     model.export(args.output, args.format)
     print(f"wrote {args.output} ({args.format})", file=sys.stderr)
@@ -145,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--summary", action="store_true",
                        help="count the numbers of each kind that enter the network, cells at the leak included")
     p.set_defaults(run=cmd_provenance)
+
+    p = sub.add_parser("evaluate", help="rank the reported diagnosis of a set of cases: top-k, calibration",
+                       description="Answer every case of a case set (CSV with columns case, condition, evidence) and "
+                                   "report how the reported condition ranks: top-1/3/5 overall and per condition, "
+                                   "the mean posterior of the truth, the Brier score, the conditions that take the "
+                                   "top place wrongly, and calibration.")
+    p.add_argument("cases", metavar="CASES", help="the case set, e.g. tests/data/development_cases.csv")
+    p.add_argument("--png", metavar="FILE", help="also write the calibration plot here")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("export", help="write the network for other Bayesian-network tools")
     p.add_argument("--format", choices=["bif", "xmlbif"], default="xmlbif",

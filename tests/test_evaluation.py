@@ -1,0 +1,84 @@
+"""bayesnet evaluate: top-k, the truth's posterior, Brier score and calibration against direct queries."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesnet.errors import BayesnetError, UnknownNameError
+from bayesnet.evaluation import calibration_figure, evaluate, read_cases
+
+CASES = pd.DataFrame({
+    "case": ["a", "b", "c", "d"],
+    "condition": ["fop", "myositis_ossificans", "calcinosis", "fop"],
+    "evidence": ["neck_involved=present malformed_great_toe=present", "trauma=present peripheral_rim=present",
+                 "amorphous_mineral=present", "trauma=present"],
+})
+
+
+def test_ranks_and_scores_equal_direct_queries(small_model):
+    result = evaluate(small_model, CASES)
+    for row in result.cases.itertuples():
+        evidence = dict(item.split("=") for item in CASES.set_index("case").loc[row.case, "evidence"].split())
+        frame = small_model.posteriors(evidence)
+        assert row.rank == list(frame.index).index(row.condition) + 1
+        assert row.posterior == pytest.approx(frame.loc[row.condition, "posterior"], abs=1e-15)
+        assert row.top == frame.index[0]
+    ranks = result.cases["rank"]
+    assert result.summary["top1"] == pytest.approx((ranks == 1).mean())
+    assert result.summary["top3"] == pytest.approx((ranks <= 3).mean())
+    # Brier: per case, the sum over conditions of (p - [condition is the reported one])^2, averaged
+    brier = np.mean([((small_model.posteriors(dict(i.split("=") for i in e.split()))["posterior"]
+                       - (small_model.posteriors(dict(i.split("=") for i in e.split())).index == c)) ** 2).sum()
+                     for c, e in zip(CASES["condition"], CASES["evidence"])])
+    assert result.summary["brier"] == pytest.approx(brier, abs=1e-12)
+    assert result.by_condition.loc["fop", "cases"] == 2
+    assert result.calibration["pairs"].sum() == len(CASES) * len(small_model.conditions)
+
+
+def test_wrong_tops_count_and_share_the_cases_of_other_conditions(small_model):
+    result = evaluate(small_model, CASES)
+    wrong = result.cases[result.cases["top"] != result.cases["condition"]]
+    for condition, row in result.wrong_tops.iterrows():
+        count = int((wrong["top"] == condition).sum())
+        assert row["wrongly_on_top"] == count
+        assert row["share_of_other_cases"] == pytest.approx(count / int((CASES["condition"] != condition).sum()))
+
+
+def test_unknown_condition_and_bad_evidence_are_named(small_model):
+    with pytest.raises(UnknownNameError, match="unknown condition 'fopp'"):
+        evaluate(small_model, CASES.assign(condition=["fopp", "fop", "fop", "fop"]))
+    result = evaluate(small_model, CASES.assign(evidence=["neck=present", *CASES["evidence"][1:]]))
+    assert list(result.errors["case"]) == ["a"] and "unknown node 'neck'" in result.errors["message"][0]
+    assert len(result.cases) == 3
+
+
+def test_a_case_file_needs_its_columns(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("case,evidence\na,trauma=present\n", encoding="utf-8")
+    with pytest.raises(BayesnetError, match="lacks the column"):
+        read_cases(path)
+
+
+def test_the_command_writes_the_report_and_the_calibration_plot(small_copy, tmp_path, capsys):
+    from bayesnet.cli import main
+
+    path = tmp_path / "cases.csv"
+    CASES.to_csv(path, index=False)
+    png = tmp_path / "calibration.png"
+    assert main(["--priors", str(small_copy), "evaluate", str(path), "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("4 cases: top-1") and "Brier score" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = calibration_figure(evaluate(__import__("bayesnet").load(small_copy), CASES))
+    assert figure.axes[0].get_xlabel().startswith("predicted")
+
+
+def test_the_development_set_is_valid_for_the_shipped_model(model):
+    """Every case of the development set parses, names a condition of the model and is possible."""
+    cases = read_cases(__import__("pathlib").Path(__file__).parent / "data" / "development_cases.csv")
+    assert len(cases) >= 60 and cases["case"].is_unique
+    assert cases["source"].str.contains(r"10\.\d{4,9}/|https?://").all()
+    result = evaluate(model, cases)
+    assert result.errors.empty, result.errors.to_string()
+    assert (cases["condition"].value_counts() >= 1).all() and cases["condition"].nunique() == len(model.conditions)
