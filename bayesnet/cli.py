@@ -70,6 +70,12 @@ def cmd_nodes(model: Model, args: argparse.Namespace) -> int:
     frame = model.nodes()
     if args.type:
         frame = frame[frame["type"] == args.type]
+    if args.search:
+        words = args.search.lower().split()
+        text = (frame.index.to_series() + " " + frame["group"] + " " + frame["states"] + " " + frame["description"]).str.lower()
+        frame = frame[text.apply(lambda t: all(w in t for w in words))]
+        if frame.empty:
+            raise BayesnetError(f"no node matches {args.search!r}; try fewer or shorter words, or 'bayesnet nodes' for all")
     if args.json:
         _write(frame.reset_index().to_json(orient="records", indent=2) + "\n", None)
     else:
@@ -165,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("nodes", help="list the vocabulary: context, conditions and findings")
     p.add_argument("--type", choices=["context", "condition", "finding"], help="only nodes of this type")
+    p.add_argument("--search", metavar="WORDS", help="only nodes whose name, group, states or description contain "
+                                                     "every word (case-insensitive), e.g. --search 'lung bone'")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_nodes)
 

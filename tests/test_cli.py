@@ -133,3 +133,12 @@ def test_provenance_lists_the_cells_left_at_the_leak_and_counts_every_number(cap
     summary = {row["kind"]: row for row in csv.DictReader(io.StringIO(out))}
     assert int(summary["assumed"]["cells at the leak"]) == len(rows)
     assert sum(int(r["numbers"]) for r in summary.values()) == len(model.knowledge.parameters) + len(rows)
+
+
+def test_nodes_can_be_searched_by_words_of_their_name_or_description(capsys, model):
+    code, out, _ = run(capsys, "nodes", "--search", "periosteal WAVY")
+    assert code == 0 and "periosteal_reaction_wavy" in out and "periosteal_reaction_irregular" not in out
+    code, out, _ = run(capsys, "nodes", "--search", "lung", "--type", "finding")
+    assert code == 0 and "mineral_lung" in out and "lung_distribution" in out and "dipo_idiopathic" not in out
+    code, _, err = run(capsys, "nodes", "--search", "xyzzy")
+    assert code == 2 and "no node matches 'xyzzy'" in err
