@@ -326,6 +326,8 @@ def _random_real_evidence(rng, model, observed: int, positive: int, context: flo
     for k, states in zip(model.network.context, model.network.context_states):
         if rng.random() < context:
             evidence[k] = states[rng.integers(len(states))]
+    if evidence.get("mineral_soft_tissue") == evidence.get("mineral_lung") == "absent":
+        evidence["mineral_soft_tissue"] = "present"          # the population has mineral somewhere
     return evidence
 
 
