@@ -4,14 +4,14 @@
 >>> model = bayesnet.load()
 >>> model.posteriors({"age_band": "child"})      # doctest: +SKIP
 """
-from .errors import (
+from bayesnet.errors import (
     BayesnetError,
     EvidenceError,
     ImpossibleEvidenceError,
     KnowledgeBaseError,
     UnknownNameError,
 )
-from .model import Model, default_priors_path, load
+from bayesnet.model import Model, default_priors_path, load
 
 __all__ = [
     "load",

@@ -1,6 +1,6 @@
 """``python -m bayesnet`` runs the command line."""
 import sys
 
-from .cli import main
+from bayesnet.cli.main import main
 
 sys.exit(main())

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .engine import Answer, ExactEngine
-from .errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
-from .evidence import EncodedEvidence, Evidence, describe, encode_evidence
-from .knowledge import KnowledgeBase, NodeSpec, load_knowledge
-from .network import NoisyOrNetwork, ParameterLocation, compile_knowledge
+from bayesnet.inference.engine import Answer, ExactEngine
+from bayesnet.errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference.evidence import EncodedEvidence, Evidence, describe, encode_evidence
+from bayesnet.knowledge.base import KnowledgeBase, NodeSpec, load_knowledge
+from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, compile_knowledge
 
 __all__ = ["Model", "load", "default_priors_path"]
 
@@ -93,7 +93,7 @@ class Model:
 
     # ------------------------------------------------------------------ queries
     def encode(self, evidence: Evidence | None, *, population: bool = True) -> EncodedEvidence:
-        """Check ``evidence`` and encode it as likelihood vectors (see :mod:`bayesnet.evidence`).
+        """Check ``evidence`` and encode it as likelihood vectors (see :mod:`bayesnet.inference.evidence`).
 
         ``population=False`` leaves out the population's condition that some presenting finding is
         present (the answers are then about every patient of the care setting).
@@ -111,7 +111,7 @@ class Model:
         encoded = evidence if isinstance(evidence, EncodedEvidence) else self.encode(evidence)
         answer = self.engine.query(encoded)
         if not np.isfinite(answer.log_evidence):
-            raise self._impossible(encoded)
+            raise self.impossible_error(encoded)
         return answer
 
     @cached_property
@@ -219,7 +219,7 @@ class Model:
 
     def posteriors_batch(self, frame: pd.DataFrame, *, on_error: str = "raise",
                          log_evidence: bool = True) -> pd.DataFrame:
-        """Score a cohort: one row of posteriors per case (see :mod:`bayesnet.cohort`).
+        """Score a cohort: one row of posteriors per case (see :mod:`bayesnet.cohort.scoring`).
 
         Parameters
         ----------
@@ -228,7 +228,7 @@ class Model:
             ``None``, ``""``) where the node is not observed.
         on_error
             ``"raise"`` (default): a row that cannot be scored (a cell that is not a state of its
-            node, or impossible evidence) raises :class:`~bayesnet.cohort.CohortRowError`.
+            node, or impossible evidence) raises :class:`~bayesnet.cohort.scoring.CohortRowError`.
             ``"skip"``: such rows are left out of the result and reported in ``attrs["errors"]``.
         log_evidence
             Add the column ``log_evidence``: log P(the row's evidence).
@@ -240,16 +240,16 @@ class Model:
             P(present | the row's evidence), then ``log_evidence``. ``attrs["errors"]`` is a
             DataFrame of the skipped rows' problems (index label; ``row``, the 1-based row number;
             ``column``; ``value``; ``message``), empty when every row was scored.
-            :func:`bayesnet.cohort.score_frame` returns the two frames side by side.
+            :func:`bayesnet.cohort.scoring.score_frame` returns the two frames side by side.
 
         Raises
         ------
         UnknownNameError
-            A column that is not a node (:class:`~bayesnet.cohort.UnknownColumnError`).
+            A column that is not a node (:class:`~bayesnet.cohort.scoring.UnknownColumnError`).
         EvidenceError
-            With ``on_error="raise"``, the bad rows (:class:`~bayesnet.cohort.CohortRowError`).
+            With ``on_error="raise"``, the bad rows (:class:`~bayesnet.cohort.scoring.CohortRowError`).
         """
-        from .cohort import score_frame
+        from bayesnet.cohort.scoring import score_frame
 
         scores = score_frame(self, frame, on_error=on_error, log_evidence=log_evidence)  # type: ignore[arg-type]
         result = scores.posteriors
@@ -263,7 +263,7 @@ class Model:
     # ------------------------------------------------------------------ explanation and next finding
     def explain(self, evidence: Evidence | None, condition: str | None = None, *, top: int = 5,
                 order: list[str] | None = None) -> pd.DataFrame:
-        """Weights of evidence: why a condition ranks where it does (see :mod:`bayesnet.explain`).
+        """Weights of evidence: why a condition ranks where it does (see :mod:`bayesnet.analysis.explain`).
 
         Parameters
         ----------
@@ -280,7 +280,7 @@ class Model:
         order
             The chain order as observed node names (default: the order the evidence was given in).
         """
-        from .explain import compare_conditions, explain_condition
+        from bayesnet.analysis.explain import compare_conditions, explain_condition
 
         encoded = self.encode(evidence)
         self.answer(encoded)
@@ -298,16 +298,17 @@ class Model:
 
         The entropy is the sum of the conditions' binary entropies in bits (over ``conditions``
         only, when given); each finding also gets the probability that observing it changes the
-        top condition (see :mod:`bayesnet.next_finding`). ``candidates`` limits the findings ranked.
+        top condition (see :mod:`bayesnet.analysis.next_finding`). ``candidates`` limits the findings ranked.
         """
-        from .next_finding import rank_next_findings
+        from bayesnet.analysis.next_finding import rank_next_findings
 
         encoded = self.encode(evidence)
         self.answer(encoded)
         return rank_next_findings(self.engine, encoded, candidates, conditions)
 
-    def _impossible(self, encoded: EncodedEvidence) -> ImpossibleEvidenceError:
-        """Find a smallest set of evidence items that is impossible on its own (deletion filter)."""
+    def impossible_error(self, encoded: EncodedEvidence) -> ImpossibleEvidenceError:
+        """The error for impossible evidence, naming a smallest set of its items that is impossible on
+        its own (found by a deletion filter)."""
         items = list(encoded.items)
         culprits = list(items)
         for item in items:
@@ -366,7 +367,7 @@ class Model:
     @cached_property
     def pgmpy_network(self):
         """The network as a pgmpy ``DiscreteBayesianNetwork`` (built on first use)."""
-        from .pgmpy_bridge import to_pgmpy
+        from bayesnet.inference.pgmpy_bridge import to_pgmpy
 
         return to_pgmpy(self.network)
 
@@ -375,14 +376,14 @@ class Model:
 
         Slow on heavy evidence: it rebuilds its elimination on every query.
         """
-        from .pgmpy_bridge import variable_elimination
+        from bayesnet.inference.pgmpy_bridge import variable_elimination
 
         values = variable_elimination(self.pgmpy_network, self.network, self.encode(evidence))
         return pd.Series(values, name="posterior").rename_axis("condition")
 
     def export(self, path: str | Path, format: str = "xmlbif") -> Path:
         """Write the network as ``bif`` or ``xmlbif`` (full double precision) for other tools."""
-        from .pgmpy_bridge import EXPORT_FORMATS, write_network
+        from bayesnet.inference.pgmpy_bridge import EXPORT_FORMATS, write_network
 
         if format not in EXPORT_FORMATS:
             raise BayesnetError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")

@@ -7,9 +7,9 @@ On the shipped network and the same generated cases, in one run, it prints:
   evidence (15 findings, 10 positive) and the worst case (every finding observed, 12 and 20
   positive): the median latency and cases per second of each engine, the ratios, and the largest
   difference between the engines' posteriors;
-* batch throughput of :meth:`bayesnet.engine.ExactEngine.query_batch` on 100,000 cases (15
+* batch throughput of :meth:`bayesnet.inference.engine.ExactEngine.query_batch` on 100,000 cases (15
   findings, 3 positive) with the context known and unknown;
-* parameter-batch throughput of :func:`bayesnet.engine.query_parameter_batch` (10,000 draws);
+* parameter-batch throughput of :func:`bayesnet.inference.engine.query_parameter_batch` (10,000 draws);
 * the peak memory of the worst-case queries.
 
 One query is: an evidence mapping in, every condition's posterior out. For our engine that is
@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 
 import bayesnet
-from bayesnet.arguments import EXIT_USAGE, ArgumentParser, non_negative_int, positive_int
-from bayesnet.engine import ParameterBatch, query_parameter_batch
+from bayesnet.cli.arguments import EXIT_USAGE, ArgumentParser, non_negative_int, positive_int
+from bayesnet.inference.engine import ParameterBatch, query_parameter_batch
 from bayesnet.errors import BayesnetError
-from bayesnet.cohort import encode_frame
-from bayesnet.network import derive_rows
+from bayesnet.cohort.scoring import encode_frame
+from bayesnet.knowledge.network import derive_rows
 
 Evidence = dict
 
@@ -237,7 +237,7 @@ def time_parameters(model: bayesnet.Model, rng: np.random.Generator, evidence: E
     start = time.perf_counter()
     _, posterior = query_parameter_batch(network, batch, encoded)
     seconds = time.perf_counter() - start
-    difference = max(float(np.max(np.abs(posterior[b] - bayesnet.engine.ExactEngine(batch.network(network, b))
+    difference = max(float(np.max(np.abs(posterior[b] - bayesnet.inference.engine.ExactEngine(batch.network(network, b))
                                           .query(encoded).posterior))) for b in (0, draws // 2, draws - 1))
     return seconds, difference
 

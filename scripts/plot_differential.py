@@ -33,9 +33,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import bayesnet  # noqa: E402
-from bayesnet.arguments import EXIT_USAGE, ArgumentParser, positive_int  # noqa: E402
+from bayesnet.cli.arguments import EXIT_USAGE, ArgumentParser, positive_int  # noqa: E402
 from bayesnet.errors import BayesnetError  # noqa: E402
-from bayesnet.evidence import parse_evidence  # noqa: E402
+from bayesnet.inference.evidence import parse_evidence  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="plot_differential.py", description=__doc__.split("\n\n")[0])

@@ -36,13 +36,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import bayesnet  # noqa: E402
-from bayesnet.arguments import EXIT_USAGE, ArgumentParser, non_negative_int, positive_int  # noqa: E402
+from bayesnet.cli.arguments import EXIT_USAGE, ArgumentParser, non_negative_int, positive_int  # noqa: E402
 from bayesnet.errors import BayesnetError, UnknownNameError  # noqa: E402
-from bayesnet.evidence import parse_evidence  # noqa: E402
-from bayesnet.montecarlo import monte_carlo  # noqa: E402
-from bayesnet.scenarios import read_scenarios  # noqa: E402
-from bayesnet.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions  # noqa: E402
-from bayesnet.verbal_whatif import SCALE_COLUMNS, read_verbal_scale, stretched_scale, verbal_what_if  # noqa: E402
+from bayesnet.inference.evidence import parse_evidence  # noqa: E402
+from bayesnet.analysis.montecarlo import monte_carlo  # noqa: E402
+from bayesnet.analysis.scenarios import read_scenarios  # noqa: E402
+from bayesnet.analysis.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions  # noqa: E402
+from bayesnet.analysis.verbal_whatif import SCALE_COLUMNS, read_verbal_scale, stretched_scale, verbal_what_if  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SCENARIOS = HERE / "scenarios.csv"

@@ -9,8 +9,8 @@ import itertools
 
 import numpy as np
 
-from bayesnet.evidence import EncodedEvidence
-from bayesnet.network import NoisyOrNetwork
+from bayesnet.inference.evidence import EncodedEvidence
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 
 def brute_force(network: NoisyOrNetwork, evidence: EncodedEvidence) -> tuple[float, np.ndarray]:
@@ -67,10 +67,10 @@ def brute_force_items(network: NoisyOrNetwork, evidence: dict) -> tuple[float, n
     """P(evidence, population) and P(condition present | evidence) from the *model's* tables.
 
     Findings are the binary findings' noisy-OR tables and the ordered findings' full noisy-MAX
-    tables (:meth:`~bayesnet.network.OrderedFinding.table`), never the engine's derived rows; the
+    tables (:meth:`~bayesnet.knowledge.network.OrderedFinding.table`), never the engine's derived rows; the
     population's condition (some presenting finding present) is summed explicitly.
     """
-    from bayesnet.evidence import likelihood
+    from bayesnet.inference.evidence import likelihood
 
     n = len(network.conditions)
     condition_tables = [network.condition_table(j) for j in range(n)]

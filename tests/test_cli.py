@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bayesnet.cli import main
+from bayesnet.cli.main import main
 from conftest import SMALL
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

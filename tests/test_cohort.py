@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import bayesnet
-from bayesnet.cli import main
-from bayesnet.cohort import CohortRowError, UnknownColumnError, score_csv, score_frame
+from bayesnet.cli.main import main
+from bayesnet.cohort.scoring import CohortRowError, UnknownColumnError, score_csv, score_frame
 from bayesnet.errors import EvidenceError, UnknownNameError
 from conftest import DATA, SMALL
 

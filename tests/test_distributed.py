@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import bayesnet
-from bayesnet.cohort import CohortRowError, UnknownColumnError, score_frame
-from bayesnet.distributed import DaskNotInstalledError, require_dask, score_dask
+from bayesnet.cohort.scoring import CohortRowError, UnknownColumnError, score_frame
+from bayesnet.cohort.distributed import DaskNotInstalledError, require_dask, score_dask
 from bayesnet.errors import EvidenceError
 from conftest import DATA
 
@@ -119,7 +119,7 @@ def test_missing_dask_says_how_to_install_it(monkeypatch):
 def test_the_core_package_does_not_import_dask():
     import subprocess
 
-    code = "import sys, bayesnet, bayesnet.cohort, bayesnet.cli; print(any(m.startswith('dask') for m in sys.modules))"
+    code = "import sys, bayesnet, bayesnet.cohort.scoring, bayesnet.cli; print(any(m.startswith('dask') for m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
 

@@ -1,8 +1,8 @@
 """The exact engine against brute-force enumeration, pgmpy and pyAgrum, on every path it can take.
 
-The engine answers evidence with the compiled kernel (:mod:`bayesnet.kernel`): one evidence set, a
+The engine answers evidence with the compiled kernel (:mod:`bayesnet.inference.kernel`): one evidence set, a
 batch of cases, or one evidence set under a batch of parameter sets. Where the kernel declines, the
-general vectorised path (:func:`bayesnet.engine._evaluate` with :mod:`bayesnet.sweep`) answers.
+general vectorised path (:func:`bayesnet.inference.engine._evaluate` with :mod:`bayesnet.inference.sweep`) answers.
 Every path is checked here, the general one also on queries the kernel would answer.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from bayesnet.engine import (ExactEngine, ParameterBatch, _evaluate, _PAD, query_parameter_batch)
-from bayesnet.evidence import EncodedEvidence, EvidenceBatch, encode_evidence
-from bayesnet.kernel import ANSWERED, DECLINED
-from bayesnet.network import NoisyOrNetwork
+from bayesnet.inference.engine import (ExactEngine, ParameterBatch, _evaluate, _PAD, query_parameter_batch)
+from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch, encode_evidence
+from bayesnet.inference.kernel import ANSWERED, DECLINED
+from bayesnet.knowledge.network import NoisyOrNetwork
 from bruteforce import brute_force, random_network
 
 EXTREME = [1e-9, 1e-4, 0.3, 1 - 1e-4, 1 - 1e-9]
@@ -163,7 +163,7 @@ def test_underflow_is_avoided_by_exact_rescaling():
 
 def test_splitting_the_sum_to_bound_memory_equals_brute_force(monkeypatch):
     """With a tiny state budget the general path splits over conditions in almost every query."""
-    import bayesnet.engine as engine_module
+    import bayesnet.inference.engine as engine_module
 
     monkeypatch.setattr(engine_module, "STATE_LIMIT", 2)
     rng = np.random.default_rng(9)
@@ -205,7 +205,7 @@ def test_queries_the_kernel_declines_are_answered_exactly_by_the_general_path():
     """Two ways to make the kernel decline: more than ``MAX_OPEN`` slots open at once (13 positive
     findings, each with both conditions as causes) and a weight near underflow (a condition given
     as present that fifteen negative findings with links of 1 - 1e-9 all but rule out)."""
-    from bayesnet.kernel import MAX_OPEN
+    from bayesnet.inference.kernel import MAX_OPEN
 
     K = MAX_OPEN + 1
     wide = NoisyOrNetwork.from_arrays(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bayesnet.errors import BayesnetError, UnknownNameError
-from bayesnet.evaluation import calibration_figure, evaluate, read_cases
+from bayesnet.analysis.evaluation import calibration_figure, evaluate, read_cases
 
 CASES = pd.DataFrame({
     "case": ["a", "b", "c", "d"],
@@ -61,7 +61,7 @@ def test_a_case_file_needs_its_columns(tmp_path):
 
 
 def test_the_command_writes_the_report_and_the_calibration_plot(small_copy, tmp_path, capsys):
-    from bayesnet.cli import main
+    from bayesnet.cli.main import main
 
     path = tmp_path / "cases.csv"
     CASES.to_csv(path, index=False)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayesnet.engine import ExactEngine
+from bayesnet.inference.engine import ExactEngine
 from bayesnet.errors import BayesnetError, EvidenceError, UnknownNameError
-from bayesnet.evidence import EncodedEvidence, encode_evidence
-from bayesnet.explain import explain_condition
+from bayesnet.inference.evidence import EncodedEvidence, encode_evidence
+from bayesnet.analysis.explain import explain_condition
 from tests.bruteforce import brute_force, random_network
 
 
@@ -163,7 +163,7 @@ def test_observed_conditions_are_left_out_of_the_comparison(small_model):
 
 
 def test_command_line_explains_one_condition_and_compares_the_top(capsys):
-    from bayesnet.cli import main
+    from bayesnet.cli.main import main
 
     small = ["--priors", "tests/data/small"]
     assert main([*small, "explain", "trauma=present", "peripheral_rim=present", "--condition",
@@ -182,7 +182,7 @@ def test_command_line_explains_one_condition_and_compares_the_top(capsys):
 
 
 def test_command_line_bad_condition_is_one_message(capsys):
-    from bayesnet.cli import main
+    from bayesnet.cli.main import main
 
     assert main(["--priors", "tests/data/small", "explain", "peripheral_rim=present", "--condition", "fopp"]) == 2
     err = capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The compiled kernel (:mod:`bayesnet.kernel`) on its own paths, against brute-force enumeration.
+"""The compiled kernel (:mod:`bayesnet.inference.kernel`) on its own paths, against brute-force enumeration.
 
 ``tests/test_engine.py`` holds every public path of the engine to brute force on random networks.
 The tests here aim at the kernel's particular machinery: the greedy block order and the reuse of
@@ -22,10 +22,10 @@ from test_engine import (
     structured_network,
 )
 
-import bayesnet.kernel as kernel_module
-from bayesnet.engine import _PAD, ExactEngine, ParameterBatch, query_parameter_batch
-from bayesnet.evidence import EvidenceBatch, encode_evidence
-from bayesnet.kernel import (
+import bayesnet.inference.kernel as kernel_module
+from bayesnet.inference.engine import _PAD, ExactEngine, ParameterBatch, query_parameter_batch
+from bayesnet.inference.evidence import EvidenceBatch, encode_evidence
+from bayesnet.inference.kernel import (
     ANSWERED,
     DECLINED,
     GREEDY_SLOTS,
@@ -33,7 +33,7 @@ from bayesnet.kernel import (
     MAX_OPEN,
     KernelTables,
 )
-from bayesnet.network import NoisyOrNetwork
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -72,7 +72,7 @@ def test_two_literature_rows_for_one_key_are_refused(small_copy):
 
 
 def test_the_command_line_can_leave_the_literature_out(small_copy, capsys):
-    from bayesnet.cli import main
+    from bayesnet.cli.main import main
 
     folder = with_literature(small_copy, BESIDE)
     assert main(["--priors", str(folder), "--no-literature", "provenance", "--format", "csv"]) == 0

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesnet.cli import parse_evidence
+from bayesnet.cli.main import parse_evidence
 
-from bayesnet.engine import ExactEngine
+from bayesnet.inference.engine import ExactEngine
 from bayesnet.errors import EvidenceError, UnknownNameError
-from bayesnet.evidence import EncodedEvidence, encode_evidence
-from bayesnet.next_finding import binary_entropy, differential_entropy, rank_next_findings
+from bayesnet.inference.evidence import EncodedEvidence, encode_evidence
+from bayesnet.analysis.next_finding import binary_entropy, differential_entropy, rank_next_findings
 from tests.bruteforce import brute_force, random_network
 
 
@@ -179,7 +179,7 @@ def test_focusing_on_conditions_counts_only_their_entropy(small_model):
 def test_command_line_ranks_the_next_findings(capsys):
     import json
 
-    from bayesnet.cli import main
+    from bayesnet.cli.main import main
 
     small = ["--priors", "tests/data/small"]
     assert main([*small, "next", "trauma=present", "age_band=adult", "--top", "2"]) == 0
@@ -245,7 +245,7 @@ def test_characteristic_finding_ranks_high_when_the_differential_is_open(model, 
 
 def test_a_state_of_probability_zero_has_no_branch():
     # f0 has no leak and one cause, c0; with c0 observed absent, f0 cannot be present
-    from bayesnet.network import NoisyOrNetwork
+    from bayesnet.knowledge.network import NoisyOrNetwork
 
     network = NoisyOrNetwork.from_arrays(
         context={"age": (["young", "old"], np.array([0.4, 0.6]))}, conditions=["c0", "c1"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayesnet.engine import ExactEngine
-from bayesnet.evidence import encode_evidence
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.inference.evidence import encode_evidence
 
 from bruteforce import brute_force_items, random_items, random_network_with_kinds
 

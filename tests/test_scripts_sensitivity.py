@@ -140,7 +140,7 @@ def test_a_bad_scenario_file_names_the_case(script, tmp_path, capsys):
 
 
 def test_the_shipped_scenario_set_is_valid_evidence_for_the_shipped_model(model):
-    from bayesnet.scenarios import read_scenarios
+    from bayesnet.analysis.scenarios import read_scenarios
 
     scenarios = read_scenarios(ROOT / "scripts" / "scenarios.csv")
     assert len(scenarios) >= 6

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bayesnet.cli import parse_evidence
+from bayesnet.cli.main import parse_evidence
 
 CASES = list(csv.DictReader((Path(__file__).parent / "cases.csv").open(encoding="utf-8")))
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayesnet.network import derive_rows
-from bayesnet.engine import ExactEngine
+from bayesnet.knowledge.network import derive_rows
+from bayesnet.inference.engine import ExactEngine
 from bayesnet.errors import UnknownNameError
-from bayesnet.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions
+from bayesnet.analysis.sensitivity import admissible_deviation, one_way, parameter_importance, sensitivity_functions
 
 SCENARIOS = {
     "fop_neck": {"age_band": "child", "trabeculated_bone": "present", "neck_involved": "present"},

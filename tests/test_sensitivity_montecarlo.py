@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import bayesnet
-from bayesnet.engine import ParameterBatch, query_parameter_batch
-from bayesnet.montecarlo import monte_carlo, sample, uncertainty
-from bayesnet.parameters import batch_from_records
+from bayesnet.inference.engine import ParameterBatch, query_parameter_batch
+from bayesnet.analysis.montecarlo import monte_carlo, sample, uncertainty
+from bayesnet.analysis.parameters import batch_from_records
 
 EVIDENCE = {"age_band": "child", "trabeculated_bone": "present", "neck_involved": "present"}
 

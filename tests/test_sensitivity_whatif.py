@@ -8,9 +8,9 @@ import pytest
 
 import bayesnet
 from bayesnet.errors import KnowledgeBaseError
-from bayesnet.knowledge import VerbalPhrase
-from bayesnet.scenarios import ScenarioError, read_scenarios
-from bayesnet.verbal_whatif import read_verbal_scale, rescaled_knowledge, stretched_scale, verbal_what_if
+from bayesnet.knowledge.base import VerbalPhrase
+from bayesnet.analysis.scenarios import ScenarioError, read_scenarios
+from bayesnet.analysis.verbal_whatif import read_verbal_scale, rescaled_knowledge, stretched_scale, verbal_what_if
 
 SCENARIOS = Path(__file__).parent / "data" / "small_scenarios.csv"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayesnet import pgmpy_bridge
-from bayesnet.engine import ExactEngine, ParameterBatch, query_parameter_batch
-from bayesnet.evidence import encode_evidence
-from bayesnet.network import derive_rows
-from bayesnet.parameters import batch_with_one_changed, covary
-from bayesnet.network import ParameterLocation
+from bayesnet.inference import pgmpy_bridge
+from bayesnet.inference.engine import ExactEngine, ParameterBatch, query_parameter_batch
+from bayesnet.inference.evidence import encode_evidence
+from bayesnet.knowledge.network import derive_rows
+from bayesnet.analysis.parameters import batch_with_one_changed, covary
+from bayesnet.knowledge.network import ParameterLocation
 
 from bruteforce import brute_force_items, random_items, random_network_with_kinds
 

@@ -3,7 +3,7 @@
 What "varying a parameter" means
 --------------------------------
 Each parameter of the knowledge base is varied on its native scale (see
-:mod:`bayesnet.parameters`): a context prior entry with its sibling states co-varied
+:mod:`bayesnet.analysis.parameters`): a context prior entry with its sibling states co-varied
 proportionally, ``theta_t(x) = theta_t (1 - x) / (1 - x0)``; a condition or finding leak with every
 link fixed; a risk link ``q`` or finding link ``p`` with its leak and the other links fixed. In every
 case each term of P(evidence) and of P(condition present, evidence) holds the parameter (or a
@@ -17,7 +17,7 @@ that ``C x0 + D = 1``: ``C x + D`` is P(evidence | x) / P(evidence | x0). Two pr
 exactly (the point value and one far from it); a finding that is not observed contributes nothing,
 so its leak and links have ``A = C = 0`` without any propagation. The derivative is
 ``f'(x) = (A D - B C) / (C x + D)^2``. A record's ``low`` and ``high`` map to native values as in
-:func:`bayesnet.parameters.native_value`.
+:func:`bayesnet.analysis.parameters.native_value`.
 
 Admissible deviation
 --------------------
@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .engine import query_parameter_batch
-from .errors import UnknownNameError
-from .evidence import EncodedEvidence, Evidence
-from .model import Model
-from .parameters import batch_with_one_changed, parameter_table, record_value
+from bayesnet.inference.engine import query_parameter_batch
+from bayesnet.errors import UnknownNameError
+from bayesnet.inference.evidence import EncodedEvidence, Evidence
+from bayesnet.model import Model
+from bayesnet.analysis.parameters import batch_with_one_changed, parameter_table, record_value
 
 #: P(evidence | x) / P(evidence | x0) below this (relative to the coefficients) counts as zero
 ZERO_EVIDENCE = 1e-12
@@ -55,7 +55,7 @@ class SensitivityFunctions:
     Attributes
     ----------
     parameters
-        :func:`bayesnet.parameters.parameter_table`: record and native values, indexed by name.
+        :func:`bayesnet.analysis.parameters.parameter_table`: record and native values, indexed by name.
     conditions
         The condition names (columns of the coefficient arrays).
     A, B
@@ -114,7 +114,7 @@ def sensitivity_functions(model: Model, evidence: Evidence | EncodedEvidence | N
     """Exact sensitivity functions of every posterior in every parameter, for one scenario.
 
     Costs one propagation per parameter that can matter (the parameters of unobserved findings
-    cannot), evaluated together as one :class:`~bayesnet.engine.ParameterBatch`.
+    cannot), evaluated together as one :class:`~bayesnet.inference.engine.ParameterBatch`.
 
     Raises
     ------

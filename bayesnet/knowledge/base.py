@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import KnowledgeBaseError, Problem, suggest
+from bayesnet.errors import KnowledgeBaseError, Problem, suggest
 
 __all__ = [
     "NodeSpec",

@@ -1,6 +1,6 @@
 """Cohort scoring on a Dask DataFrame, for cohorts larger than memory or spread over a cluster.
 
-Each partition is scored by :func:`bayesnet.cohort.score_frame` (``map_partitions``), so the
+Each partition is scored by :func:`bayesnet.cohort.scoring.score_frame` (``map_partitions``), so the
 answers equal pandas scoring row for row. Dask is an optional dependency, imported only here and
 only when used: ``pip install "bayesnet[dask]"``.
 
@@ -16,15 +16,12 @@ for reports that need no lookup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from .cohort import ON_ERROR, OnError, _check_columns, empty_errors, empty_scores, score_frame
-from .errors import BayesnetError, EvidenceError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+from bayesnet.cohort.scoring import ON_ERROR, Model, OnError, _check_columns, empty_errors, empty_scores, score_frame
+from bayesnet.errors import BayesnetError, EvidenceError
 
 __all__ = ["DaskScore", "score_dask", "require_dask", "DaskNotInstalledError"]
 
@@ -54,7 +51,7 @@ class DaskScore:
     ----------
     posteriors
         A Dask DataFrame with the input's index and partitions: one row per scored case, one column
-        per condition, then ``log_evidence`` (as :attr:`bayesnet.cohort.CohortScore.posteriors`).
+        per condition, then ``log_evidence`` (as :attr:`bayesnet.cohort.scoring.CohortScore.posteriors`).
     errors
         A Dask DataFrame of the skipped rows' problems, indexed by their index labels, with columns
         ``partition``, ``row`` (1-based within the partition), ``column``, ``value``, ``message``.
@@ -99,8 +96,8 @@ def score_dask(model: Model, frame: Any, *, on_error: OnError = "raise", log_evi
         A ``dask.dataframe.DataFrame``: one row per case, columns are node names, cells are state
         names or empty (read CSV files with ``dtype=str, keep_default_na=False, na_values=[""]``).
     on_error, log_evidence
-        As for :func:`bayesnet.cohort.score_frame`. With ``"raise"``, a bad row raises
-        :class:`~bayesnet.cohort.CohortRowError` when the result is computed.
+        As for :func:`bayesnet.cohort.scoring.score_frame`. With ``"raise"``, a bad row raises
+        :class:`~bayesnet.cohort.scoring.CohortRowError` when the result is computed.
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """How the context nodes enter the conditions: a hub enumerated jointly, satellites summed one by one.
 
-Given the context, the conditions of a :class:`~bayesnet.network.NoisyOrNetwork` are independent.
+Given the context, the conditions of a :class:`~bayesnet.knowledge.network.NoisyOrNetwork` are independent.
 Summing over every joint context configuration is exact but costs the product of all context
 cardinalities. The knowledge base is sparser than that: a condition depends on the age band and at
 most one history node. So the context nodes are split once, when the engine is built:
@@ -23,7 +23,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .network import NoisyOrNetwork
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 __all__ = ["ContextStructure", "context_structure", "log_absent_table"]
 

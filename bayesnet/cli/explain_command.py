@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .arguments import positive_int
-from .evidence import parse_evidence
+from bayesnet.cli.arguments import positive_int
+from bayesnet.inference.evidence import parse_evidence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+    from bayesnet.model import Model
 
 __all__ = ["add_explain_arguments", "cmd_explain", "add_next_arguments", "cmd_next"]
 

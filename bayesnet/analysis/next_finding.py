@@ -39,10 +39,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import ExactEngine
-from .errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
-from .evidence import EncodedEvidence
-from .evidence_edit import EvidenceEditor, query_all
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference.evidence import EncodedEvidence
+from bayesnet.inference.evidence_edit import EvidenceEditor, query_all
 
 __all__ = ["binary_entropy", "differential_entropy", "rank_next_findings"]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import KnowledgeBaseError, Problem
-from .evidence import Evidence
-from .knowledge import KnowledgeBase, VerbalPhrase
-from .model import Model
+from bayesnet.errors import KnowledgeBaseError, Problem
+from bayesnet.inference.evidence import Evidence
+from bayesnet.knowledge.base import KnowledgeBase, VerbalPhrase
+from bayesnet.model import Model
 
 __all__ = ["read_verbal_scale", "stretched_scale", "rescaled_knowledge", "verbal_what_if", "SCALE_COLUMNS"]
 

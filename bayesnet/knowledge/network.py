@@ -16,7 +16,7 @@ kind, exactly: ``[Y >= s]`` is a noisy-OR with inhibitors ``C_j(<= s-1)``, and `
 state is ``[Y >= s+1]`` absent together with a row *step s* present, whose inhibitors are
 ``C_j(<= s-1) / C_j(<= s)``, since ``P(Y = s) = P(Y <= s) (1 - P(Y <= s-1) / P(Y <= s))``.
 
-The population (:data:`~bayesnet.knowledge.PRESENTING`) is that every patient has at least one
+The population (:data:`~bayesnet.knowledge.base.PRESENTING`) is that every patient has at least one
 presenting finding present. With the presenting findings independent noisy-ORs given the
 conditions, "at least one of a set S present" is itself a noisy-OR row with inhibitors
 ``prod_{f in S} (1 - p_fj)``; the network holds one such row for each set of two or more.
@@ -34,7 +34,7 @@ import itertools
 
 import numpy as np
 
-from .knowledge import BINARY, KnowledgeBase, Parameter
+from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
 
 __all__ = ["NoisyOrNetwork", "OrderedFinding", "ParameterLocation", "compile_knowledge", "link_from_value",
            "derive_rows", "ordered_rows"]

@@ -18,8 +18,8 @@ from typing import Union
 
 import numpy as np
 
-from .errors import EvidenceError, UnknownNameError
-from .network import NoisyOrNetwork
+from bayesnet.errors import EvidenceError, UnknownNameError
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 __all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence",
            "likelihood", "apply_population"]

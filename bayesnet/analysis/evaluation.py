@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import BayesnetError, EvidenceError, UnknownNameError
-from .evidence import parse_evidence
+from bayesnet.errors import BayesnetError, EvidenceError, UnknownNameError
+from bayesnet.inference.evidence import parse_evidence
 
 __all__ = ["Evaluation", "evaluate", "read_cases", "calibration_figure"]
 

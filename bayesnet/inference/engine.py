@@ -1,4 +1,4 @@
-"""Exact inference for a :class:`~bayesnet.network.NoisyOrNetwork`, for one case or a batch.
+"""Exact inference for a :class:`~bayesnet.knowledge.network.NoisyOrNetwork`, for one case or a batch.
 
 The method
 ----------
@@ -8,18 +8,18 @@ Each finding's evidence is a likelihood ``(lam0, lam1)`` over absent/present, an
 1. **Negative findings absorb exactly.** A finding with ``lam1 = 0`` contributes
    ``lam0 * a * prod_j b_j^d_j``: a constant and a likelihood ``[1, b_j]`` on each cause. A finding
    with ``lam0 = lam1`` contributes a constant. Neither is seen again.
-2. **The context is split** (:mod:`bayesnet.context`) into a hub, enumerated as an axis, and
+2. **The context is split** (:mod:`bayesnet.inference.context`) into a hub, enumerated as an axis, and
    satellites, each summed over its own group of conditions. Context known in the evidence
    collapses both to one configuration.
 3. **The other findings** (positive or soft: the *slots*) are summed exactly by the activation
-   sweep (:mod:`bayesnet.sweep`), whose state is which slots some present cause has already
+   sweep (:mod:`bayesnet.inference.sweep`), whose state is which slots some present cause has already
    activated. Every term is non-negative, so the answer is exact to rounding for any number of
    positive findings (Quickscore's alternating sum is not used: it loses all precision by ten
    positive findings).
 
 Two implementations
 -------------------
-* **The compiled kernel** (:mod:`bayesnet.kernel`) answers almost every query: one evidence set,
+* **The compiled kernel** (:mod:`bayesnet.inference.kernel`) answers almost every query: one evidence set,
   each case of a batch (:meth:`ExactEngine.query_batch`, in threads), or one evidence set under
   each of a batch of parameter sets (:func:`query_parameter_batch`). A case's answer in a batch is
   the same arithmetic as alone, to the last bit.
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context import ContextStructure, context_structure, log_absent_table
-from .evidence import EncodedEvidence, EvidenceBatch
-from .network import NoisyOrNetwork
-from .kernel import ANSWERED, DECLINED, IMPOSSIBLE, KernelTables
-from .sweep import plan, sweep
+from bayesnet.inference.context import ContextStructure, context_structure, log_absent_table
+from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch
+from bayesnet.knowledge.network import NoisyOrNetwork
+from bayesnet.inference.kernel import ANSWERED, DECLINED, IMPOSSIBLE, KernelTables
+from bayesnet.inference.sweep import plan, sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
 

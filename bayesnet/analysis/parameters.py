@@ -1,8 +1,8 @@
 """The knowledge base's parameters on the network's native scale, and parameter sets built from them.
 
-A :class:`~bayesnet.knowledge.Parameter` record is written as a clinician reads it; the engine
-multiplies *native* numbers (:mod:`bayesnet.network`). This module maps one to the other and builds
-:class:`~bayesnet.engine.ParameterBatch` es (many parameter sets at once) for sensitivity analysis.
+A :class:`~bayesnet.knowledge.base.Parameter` record is written as a clinician reads it; the engine
+multiplies *native* numbers (:mod:`bayesnet.knowledge.network`). This module maps one to the other and builds
+:class:`~bayesnet.inference.engine.ParameterBatch` es (many parameter sets at once) for sensitivity analysis.
 
 Native value of each role
 -------------------------
@@ -29,7 +29,7 @@ proportionally, ``theta_t(x) = theta_t * (1 - x) / (1 - x0)``, so they still sum
 ``x0 = 1`` the others share ``1 - x`` equally). Every other native parameter has no siblings: it
 changes alone. An ordered finding's entries are co-varied in the same way, within the leak's
 distribution or within one cause's own distribution. Every parameter set is completed by
-:func:`~bayesnet.network.derive_rows`: the engine rows of the ordered findings and of the
+:func:`~bayesnet.knowledge.network.derive_rows`: the engine rows of the ordered findings and of the
 population follow the native numbers.
 """
 from __future__ import annotations
@@ -39,9 +39,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import ParameterBatch
-from .knowledge import BINARY, Parameter
-from .network import (NoisyOrNetwork, ParameterLocation, alone_from_cause, cause_from_alone, derive_rows,
+from bayesnet.inference.engine import ParameterBatch
+from bayesnet.knowledge.base import BINARY, Parameter
+from bayesnet.knowledge.network import (NoisyOrNetwork, ParameterLocation, alone_from_cause, cause_from_alone, derive_rows,
                       link_from_value)
 
 __all__ = ["parameter_table", "native_at", "native_value", "record_value", "covary", "batch_with_one_changed",
@@ -176,7 +176,7 @@ def batch_from_records(network: NoisyOrNetwork, parameters: Sequence[Parameter],
                        locations: Sequence[ParameterLocation], values: np.ndarray) -> ParameterBatch:
     """Parameter sets from record values: ``values[b, r]`` is the reading of ``parameters[r]`` in set ``b``.
 
-    Each set is compiled as :func:`~bayesnet.network.compile_knowledge` compiles the knowledge base:
+    Each set is compiled as :func:`~bayesnet.knowledge.network.compile_knowledge` compiles the knowledge base:
     links ``p = 1 - (1 - v) / (1 - L)`` with the same set's leak ``L`` (clipped at 0 when a drawn
     value falls below its drawn leak); a binary context node gets ``[1 - x, x]``; the entries of a
     multi-state context node are rescaled to sum to what the point values sum to. Values equal to the

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .arguments import EXIT_USAGE, ArgumentParser
-from .errors import BayesnetError
-from .evidence import parse_evidence
-from .model import Model, load
-from .score_command import add_score_arguments, cmd_score
-from .explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
+from bayesnet import __version__
+from bayesnet.cli.arguments import EXIT_USAGE, ArgumentParser
+from bayesnet.errors import BayesnetError
+from bayesnet.inference.evidence import parse_evidence
+from bayesnet.model import Model, load
+from bayesnet.cli.score_command import add_score_arguments, cmd_score
+from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 
 __all__ = ["main", "parse_evidence"]
 
@@ -117,7 +117,7 @@ def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
-    from .evaluation import calibration_figure, evaluate, read_cases
+    from bayesnet.analysis.evaluation import calibration_figure, evaluate, read_cases
 
     result = evaluate(model, read_cases(args.cases))
     if args.json:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .evidence import EncodedEvidence, likelihood
-from .network import COLUMN_TOLERANCE, NoisyOrNetwork
+from bayesnet.inference.evidence import EncodedEvidence, likelihood
+from bayesnet.knowledge.network import COLUMN_TOLERANCE, NoisyOrNetwork
 
 __all__ = ["to_pgmpy", "variable_elimination", "write_network", "EXPORT_FORMATS"]
 

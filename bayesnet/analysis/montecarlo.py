@@ -18,7 +18,7 @@ Distributions (on the record's scale, the probability the knowledge base writes 
 ``fixed``
     ``low == high`` (and no counts): always ``value``.
 
-Each draw is compiled like the knowledge base itself (:func:`bayesnet.parameters.batch_from_records`):
+Each draw is compiled like the knowledge base itself (:func:`bayesnet.analysis.parameters.batch_from_records`):
 links from the drawn value and the drawn leak of their effect, a multi-state context prior
 rescaled to sum to one. A draw equal to the point values reproduces the point posteriors.
 """
@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .engine import query_parameter_batch
-from .evidence import EncodedEvidence, Evidence
-from .knowledge import Parameter
-from .model import Model
-from .parameters import batch_from_records
+from bayesnet.inference.engine import query_parameter_batch
+from bayesnet.inference.evidence import EncodedEvidence, Evidence
+from bayesnet.knowledge.base import Parameter
+from bayesnet.model import Model
+from bayesnet.analysis.parameters import batch_from_records
 
 __all__ = ["uncertainty", "sample", "monte_carlo", "MonteCarloResult", "DISTRIBUTIONS"]
 

@@ -11,8 +11,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BayesnetError
-from .evidence import Evidence, parse_evidence
+from bayesnet.errors import BayesnetError
+from bayesnet.inference.evidence import Evidence, parse_evidence
 
 __all__ = ["Scenario", "ScenarioError", "read_scenarios"]
 

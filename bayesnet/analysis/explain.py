@@ -37,10 +37,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .engine import ExactEngine
-from .errors import EvidenceError, UnknownNameError
-from .evidence import EncodedEvidence, describe
-from .evidence_edit import EvidenceEditor, query_all
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.errors import EvidenceError, UnknownNameError
+from bayesnet.inference.evidence import EncodedEvidence, describe
+from bayesnet.inference.evidence_edit import EvidenceEditor, query_all
 
 __all__ = ["explain_condition", "compare_conditions", "chain_order"]
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .engine import ExactEngine
-from .evidence import EncodedEvidence, EvidenceBatch, encode_evidence
-from .network import NoisyOrNetwork
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch, encode_evidence
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 __all__ = ["EvidenceEditor", "query_all"]
 

@@ -26,7 +26,7 @@ number small. A backward pass computes the adjoint vectors; each condition's joi
 result is exact to rounding however many findings are positive (Quickscore reaches the same sums
 through an alternating series that loses all precision with ten or more positive findings).
 
-Satellite groups (see :mod:`bayesnet.context`) are visited contiguously; inside a group the state
+Satellite groups (see :mod:`bayesnet.inference.context`) are visited contiguously; inside a group the state
 carries an extra axis over the satellite's states, summed with the group's mixing weights on leaving
 it. Every array has leading axes ``(N, A)``: a batch (cases or parameter sets) and the hub
 configurations. The cost is about ``N * A * (number of edges) * 2**(open slots)``.

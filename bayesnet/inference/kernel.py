@@ -2,15 +2,15 @@
 
 A single query on the real network is a few thousand multiply-adds. Written as array operations it
 costs a hundred or more numpy calls, and their overhead, not the arithmetic, sets the time. This
-module does the same exact computation as :mod:`bayesnet.engine` in one function compiled by numba:
+module does the same exact computation as :mod:`bayesnet.inference.engine` in one function compiled by numba:
 
 1. Findings are read once: a finding with ``lam0 = lam1`` is a constant; a negative one is a constant
    and a factor ``1 - p_kj`` on each cause's *present* weight; the others (positive or soft) are
    *slots*, with weights ``w0`` (no cause activated it; the leak may still have) and ``w1``.
-2. For each hub configuration ``a`` (see :mod:`bayesnet.context`) each condition has weights
+2. For each hub configuration ``a`` (see :mod:`bayesnet.inference.context`) each condition has weights
    ``h0 = P(absent | a, s) mu0`` and ``h1 = P(present | a, s) u mu1`` (``s`` its satellite's state,
    ``u`` the product of its negative findings' factors), normalised to ``q0 + q1 = 1``.
-3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.sweep` gives the method): the
+3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.inference.sweep` gives the method): the
    state is a vector over which open slots some present cause has already activated, one bit per
    slot, each slot open only between its first and its last cause. A satellite group is visited as
    a block, with one state vector per satellite state; with more than ``GREEDY_SLOTS`` slots the
@@ -26,7 +26,7 @@ context node that nothing can explain), or *declined*: more slots open at once t
 or a number that linear arithmetic could have lost to underflow (a weight below ``TINY``, a state
 vector below ``FLOOR`` after a slot closes, an inner product below ``FLOOR_INNER``; an exact zero
 there counts too, as it may be an underflow). Declined queries are answered by the general
-vectorised path of :mod:`bayesnet.engine`, which works in logs. The tests hold both to
+vectorised path of :mod:`bayesnet.inference.engine`, which works in logs. The tests hold both to
 brute-force enumeration.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .context import ContextStructure
+from bayesnet.inference.context import ContextStructure
 
 __all__ = ["KernelTables", "ANSWERED", "IMPOSSIBLE", "DECLINED", "MAX_OPEN", "query_one", "query_rows",
            "query_parameter_rows", "cause_lists"]

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .arguments import positive_int
-from .cohort import ON_ERROR, empty_errors, empty_scores, score_csv
+from bayesnet.cli.arguments import positive_int
+from bayesnet.cohort.scoring import ON_ERROR, empty_errors, empty_scores, score_csv
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+    from bayesnet.model import Model
 
 __all__ = ["add_score_arguments", "cmd_score"]
 
@@ -86,7 +86,7 @@ class _Sink:
 
 
 def cmd_score(model: Model, args: argparse.Namespace) -> int:
-    """Score ``args.cases`` into ``args.output``; see :func:`bayesnet.cohort.score_csv`."""
+    """Score ``args.cases`` into ``args.output``; see :func:`bayesnet.cohort.scoring.score_csv`."""
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = None
     if show:

@@ -6,8 +6,8 @@ empty cell (``NaN``, ``None``, ``""`` or blanks) means the node is not observed.
 evidence only: soft evidence is for :meth:`bayesnet.Model.posteriors`.
 
 The whole frame is encoded at once (each column's states are mapped to indices through a pandas
-``Categorical``) into an :class:`~bayesnet.evidence.EvidenceBatch`, and the engine answers the batch
-with :meth:`~bayesnet.engine.ExactEngine.query_batch`. The answer for a row equals the answer for
+``Categorical``) into an :class:`~bayesnet.inference.evidence.EvidenceBatch`, and the engine answers the batch
+with :meth:`~bayesnet.inference.engine.ExactEngine.query_batch`. The answer for a row equals the answer for
 the same evidence given to :meth:`bayesnet.Model.posteriors` alone.
 
 Bad input
@@ -28,17 +28,32 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .errors import EvidenceError, UnknownNameError, suggest
-from .evidence import EvidenceBatch, apply_population
-from .knowledge import BINARY
+from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError, suggest
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch, apply_population
+from bayesnet.knowledge.network import NoisyOrNetwork
+from bayesnet.knowledge.base import BINARY
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import Model
+
+
+class Model(Protocol):
+    """What scoring needs of a model (:class:`bayesnet.Model` is one). Cohort scoring depends on this
+    protocol, not on the model module, which calls it: the dependency runs one way."""
+
+    context: tuple[str, ...]
+    conditions: tuple[str, ...]
+    findings: tuple[str, ...]
+    network: NoisyOrNetwork
+    engine: ExactEngine
+
+    def encode(self, evidence: Evidence | None) -> EncodedEvidence: ...
+
+    def impossible_error(self, encoded: EncodedEvidence) -> ImpossibleEvidenceError: ...
 
 __all__ = [
     "OnError",
@@ -312,7 +327,7 @@ def _impossible_problems(model: Model, frame: pd.DataFrame, positions: np.ndarra
     problems = []
     for position in map(int, positions):
         evidence = {c: v for c, v in frame.iloc[position].items() if not _is_blank(v)}
-        items = model._impossible(model.encode(evidence)).culprits
+        items = model.impossible_error(model.encode(evidence)).culprits
         culprits = [item.split("=", 1) for item in items]
         name = _row_name(first_row + position, frame.index[position], where)
         if len(items) == 1:
@@ -356,7 +371,7 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
         The data-row number of the frame's first row, used in reports (for chunks of a longer table).
     workers
         Threads that answer the cases (default: the engine's; see
-        :meth:`~bayesnet.engine.ExactEngine.query_batch`).
+        :meth:`~bayesnet.inference.engine.ExactEngine.query_batch`).
 
     Returns
     -------
