@@ -1,6 +1,7 @@
 """Hostile input to the library: each case once crashed, answered wrongly or cost unbounded work."""
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 
 import numpy as np
@@ -8,6 +9,8 @@ import pandas as pd
 import pytest
 
 import bayesnet
+from bayesnet.cohort import CohortRowError, score_csv
+from bayesnet.csvguard import MAX_COLUMNS, MAX_LINE
 from bayesnet.errors import EvidenceError
 
 
@@ -71,3 +74,84 @@ def test_log_evidence_does_not_depend_on_the_scale_of_soft_evidence(small_model)
     one = small_model.posteriors({"peripheral_rim": [0.2, 0.8]}).attrs["log_evidence"]
     assert small_model.posteriors({"peripheral_rim": [2e-301, 8e-301]}).attrs["log_evidence"] == pytest.approx(one)
     assert small_model.posteriors({"peripheral_rim": [0.25, 1.0]}).attrs["log_evidence"] == pytest.approx(one)
+
+
+# ---------------------------------------------------------------------------- cohort cells
+UNHASHABLE = [["present"], {"state": "present"}, {"present"}, np.array(["present"]), np.array([np.nan])]
+
+
+@pytest.mark.parametrize("cell", UNHASHABLE, ids=["list", "dict", "set", "ndarray", "nan-array"])
+def test_unhashable_cells_are_row_errors(small_model, cell):
+    frame = pd.DataFrame({"trauma": [cell, "present", None]})
+    with pytest.raises(CohortRowError, match=r"^row 1 \(index 0\), column trauma: unknown state"):
+        small_model.posteriors_batch(frame)
+    scores = small_model.posteriors_batch(frame, on_error="skip")
+    assert scores.index.tolist() == [1, 2] and scores.attrs["errors"]["row"].tolist() == [1]
+    expected = small_model.posteriors_batch(frame.iloc[1:].astype(object))
+    pd.testing.assert_frame_equal(scores, expected, check_like=False)
+
+
+def test_a_numeric_cell_is_named_as_the_file_wrote_it(small_model):
+    text = "trauma,age_band\n1,child\n1.0,child\nTrue,child\n"
+    chunk = next(score_csv(small_model, io.StringIO(text), on_error="skip"))
+    assert chunk.errors["value"].tolist() == ["1", "1.0", "True"]
+    assert chunk.errors["message"].iloc[0].startswith("row 1, column trauma: unknown state '1'; valid states")
+    frame = pd.DataFrame({"trauma": [np.float64(1.0)]})
+    with pytest.raises(CohortRowError, match=r"unknown state 1\.0; valid states"):
+        small_model.posteriors_batch(frame)
+
+
+def test_state_names_that_look_like_numbers_or_booleans_stay_text(small_copy):
+    nodes = small_copy / "nodes.csv"
+    nodes.write_text(nodes.read_text().replace("age_band,context,child|adult", "age_band,context,true|false"))
+    priors = small_copy / "context_priors.csv"
+    priors.write_text(priors.read_text().replace("age_band,child", "age_band,true").replace("age_band,adult", "age_band,false"))
+    risks = small_copy / "risk_factors.csv"
+    risks.write_text(risks.read_text().replace("age_band,child", "age_band,true"))
+    model = bayesnet.load(small_copy)
+    scores = next(score_csv(model, io.StringIO("age_band\ntrue\nfalse\n"))).posteriors
+    expected = model.posteriors_batch(pd.DataFrame({"age_band": ["true", "false"]}, index=[1, 2]))
+    np.testing.assert_array_equal(scores.to_numpy(), expected.to_numpy())
+
+
+# ---------------------------------------------------------------------------- bounded reading
+def _score(model, text: str, **kwargs) -> int:
+    return sum(len(chunk.posteriors) for chunk in score_csv(model, io.StringIO(text), **kwargs))
+
+
+def test_a_line_with_more_fields_than_the_header_stops_at_once(small_model):
+    with pytest.raises(EvidenceError, match="the cases: line 3 has more fields than the 2 columns of the header"):
+        _score(small_model, "trauma,age_band\npresent,child\n" + ",".join(["present"] * 1_000_000) + "\n")
+
+
+def test_a_header_with_too_many_columns_names_the_cap(small_model):
+    header = ",".join(f"c{i}" for i in range(MAX_COLUMNS + 5))
+    with pytest.raises(EvidenceError, match=f"the header \\(line 1\\) has more than {MAX_COLUMNS} columns"):
+        _score(small_model, header + "\n")
+
+
+def test_a_line_longer_than_the_cap_is_refused_without_reading_it_all(small_model):
+    class Endless(io.RawIOBase):
+        """A header, then one line that never ends."""
+
+        read_bytes = 0
+
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            size = 1 << 16 if size is None or size < 0 else size
+            self.read_bytes += size
+            return b"trauma\n" if self.read_bytes == size else b"x" * size
+
+    source = Endless()
+    with pytest.raises(EvidenceError, match=f"line 2 is longer than {MAX_LINE} bytes"):
+        list(score_csv(small_model, source))
+    assert source.read_bytes < 4 * MAX_LINE + (1 << 20)
+
+
+def test_quoted_fields_follow_the_csv_rules(small_model):
+    text = 'id,trauma\n"a,b\nc",present\n"say ""hi""",absent\nx"y,\n'
+    assert _score(small_model, text, id_column="id") == 3
+    assert _score(small_model, "trauma,age_band\r\npresent,child\r\n\r\nabsent,\r\n") == 2
+    assert _score(small_model, "trauma,age_band\rpresent,child\rabsent,\r") == 2
