@@ -11,7 +11,7 @@ import pytest
 import bayesnet
 from bayesnet.cohort import CohortRowError, score_csv
 from bayesnet.csvguard import MAX_COLUMNS, MAX_LINE
-from bayesnet.errors import EvidenceError
+from bayesnet.errors import EvidenceError, KnowledgeBaseError
 
 
 # ---------------------------------------------------------------------------- numbers out of range
@@ -155,3 +155,39 @@ def test_quoted_fields_follow_the_csv_rules(small_model):
     assert _score(small_model, text, id_column="id") == 3
     assert _score(small_model, "trauma,age_band\r\npresent,child\r\n\r\nabsent,\r\n") == 2
     assert _score(small_model, "trauma,age_band\rpresent,child\rabsent,\r") == 2
+
+
+# ---------------------------------------------------------------------------- knowledge-base files
+@pytest.mark.parametrize("encoding, words", [("utf-16", r"nodes\.csv:1: not UTF-8 text \(byte 0xff\)"),
+                                             ("latin-1", r"nodes\.csv:2: not UTF-8 text \(byte 0xc2\)")])
+def test_a_knowledge_base_file_that_is_not_utf8_is_named(small_copy, encoding, words):
+    nodes = small_copy / "nodes.csv"
+    text = nodes.read_text(encoding="utf-8").replace("Age: child", "Âge: child")
+    nodes.write_bytes(text.encode(encoding))
+    with pytest.raises(KnowledgeBaseError, match=words + "; the knowledge-base files must be UTF-8"):
+        bayesnet.load(small_copy)
+
+
+def test_a_utf8_byte_order_mark_is_accepted(small_copy, small_model):
+    nodes = small_copy / "nodes.csv"
+    nodes.write_bytes(b"\xef\xbb\xbf" + nodes.read_bytes())
+    assert bayesnet.load(small_copy).conditions == small_model.conditions
+
+
+@pytest.mark.parametrize("n, N, field, words", [("", "20", "n", "N is given without n"),
+                                                ("3", "", "N", "n is given without N"),
+                                                ("\u00b2", "20", "n", "expected a whole number of patients")])
+def test_counts_must_come_in_pairs_of_whole_numbers(small_copy, n, N, field, words):
+    priors = small_copy / "condition_priors.csv"
+    priors.write_text(priors.read_text(encoding="utf-8").replace("fop,0.005,0.001,0.01,assumed,,,,,,,test value",
+                                                                 f"fop,0.005,0.001,0.01,assumed,,,,,{n},{N},test value"),
+                      encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match=f"condition_priors.csv:3 \\[{field}\\]: {words}"):
+        bayesnet.load(small_copy)
+
+
+def test_a_field_too_large_for_the_csv_module_is_a_problem(small_copy):
+    links = small_copy / "links.csv"
+    links.write_text(links.read_text().replace("test value", "x" * 200_000, 1))
+    with pytest.raises(KnowledgeBaseError, match=r"problem:\n  links\.csv:2: not a readable CSV line: field larger than field limit"):
+        bayesnet.load(small_copy)
