@@ -1,24 +1,27 @@
 """The ``bayesnet`` command line.
 
 Evidence is written ``node=state`` (hard) or ``node=0.2,0.8`` (a likelihood per state, in the
-node's state order). Bad input ends with one message on standard error and exit status 2.
+node's state order). Bad input ends with one message on standard error and exit status 2; Ctrl-C
+(SIGINT) and SIGTERM end with one line, exit status 130 or 143, and no half-written output file.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from . import __version__
-from .arguments import EXIT_USAGE, ArgumentParser
+from .arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from .errors import BayesnetError
 from .evidence import parse_evidence
 from .model import Model, load
+from .output import OutputFile, Stopped, check_output_name, stop_on_signals
 from .score_command import add_score_arguments, cmd_score
 from .explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 
@@ -26,10 +29,12 @@ __all__ = ["main", "parse_evidence"]
 
 
 def _write(text: str, output: str | None) -> None:
-    if output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    target = OutputFile("-" if output is None else output)
+    try:
+        target.write(text)
+        target.commit()
+    finally:
+        target.discard()
 
 
 def _format_differential(frame: pd.DataFrame, top: int | None) -> str:
@@ -96,6 +101,7 @@ def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
 
 
 def cmd_export(model: Model, args: argparse.Namespace) -> int:
+    check_output_name(args.output)
     model.export(args.output, args.format)
     print(f"wrote {args.output} ({args.format})", file=sys.stderr)
     return 0
@@ -156,17 +162,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Callable[[Model, argparse.Namespace], int] = args.run
     try:
-        model = load(args.priors)
-        return run(model, args)
+        with stop_on_signals():
+            model = load(args.priors)
+            status = run(model, args)
+            sys.stdout.flush()  # a full disk behind standard output is reported here, not at exit
+            return status
     except BayesnetError as error:
         print(f"bayesnet: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+    except BrokenPipeError:  # e.g. piped into head: nothing more to say, and nothing more to flush
+        _silence_stdout()
         return 0
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
         print(f"bayesnet: error: {error.strerror or error}{where}", file=sys.stderr)
+        _silence_stdout()
         return EXIT_USAGE
+    except KeyboardInterrupt as stop:  # Ctrl-C, or a Stopped signal
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        what = "interrupted (SIGINT)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"bayesnet: {what}; output files are written only by a complete run", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor (a test's captured stream)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ __all__ = [
     "UnknownNameError",
     "EvidenceError",
     "ImpossibleEvidenceError",
+    "OutputError",
 ]
 
 
@@ -100,3 +101,10 @@ class ImpossibleEvidenceError(EvidenceError):
     def __init__(self, message: str, culprits: Sequence[str] = ()):
         self.culprits = tuple(culprits)
         super().__init__(message)
+
+
+class OutputError(BayesnetError, OSError):
+    """An output that cannot be written: an empty name, a directory, a full disk, and so on."""
+
+    def __str__(self) -> str:  # OSError would add its own formatting
+        return self.args[0]

@@ -1,18 +1,21 @@
 """``bayesnet score``: score a CSV file of cases, streaming it in chunks.
 
 The posteriors are written chunk by chunk to a temporary file beside the output, which takes the
-output's name only when every chunk has been scored: a failed run leaves no half-written table.
+output's name only when every chunk has been scored: a failed or stopped run leaves no half-written
+table and the previous output as it was (see :mod:`bayesnet.output`; a device or a FIFO is written
+directly).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .arguments import positive_int
 from .cohort import ON_ERROR, empty_errors, empty_scores, score_csv
+from .errors import OutputError
+from .output import OutputFile, check_output_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -47,6 +50,8 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
 def _count_rows(path: str) -> int | None:
     """Lines after the header, counted in binary blocks (for the progress bar's total)."""
     count, last = 0, b"\n"
+    if not os.path.isfile(path):  # a FIFO or standard input can be read only once
+        return None
     try:
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
@@ -57,36 +62,38 @@ def _count_rows(path: str) -> int | None:
 
 
 class _Sink:
-    """A CSV written chunk by chunk to a temporary file, renamed to its name on success."""
+    """A CSV table written chunk by chunk to an :class:`~bayesnet.output.OutputFile`."""
 
-    def __init__(self, name: str, index: bool = True):
-        self.name = name
+    def __init__(self, name: str, index: bool = True, what: str = "output"):
+        self.file = OutputFile(name, what)
         self.index = index
         self.header = True
-        if name == "-":
-            self.path, self.handle = None, sys.stdout
-        else:
-            target = Path(name)
-            self.path = target.with_name(f".{target.name}.partial")
-            self.handle = open(self.path, "w", encoding="utf-8", newline="")
 
     def write(self, frame) -> None:
-        frame.to_csv(self.handle, header=self.header, index=self.index)
+        self.file.write(frame.to_csv(header=self.header, index=self.index, lineterminator="\n"))
         self.header = False
 
     def commit(self) -> None:
-        if self.path is not None:
-            self.handle.close()
-            os.replace(self.path, self.name)
+        self.file.commit()
 
     def discard(self) -> None:
-        if self.path is not None:
-            self.handle.close()
-            self.path.unlink(missing_ok=True)
+        self.file.discard()
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable output names before any case is read."""
+    check_output_name(args.output)
+    if args.errors is not None:
+        check_output_name(args.errors, "errors file")
+        if args.errors == "-" and args.output == "-":
+            raise OutputError("--errors and -o cannot both be standard output ('-')")
+        if args.errors != "-" and args.output != "-" and os.path.realpath(args.errors) == os.path.realpath(args.output):
+            raise OutputError(f"--errors and -o name the same file ({args.output}); give two different files")
 
 
 def cmd_score(model: Model, args: argparse.Namespace) -> int:
     """Score ``args.cases`` into ``args.output``; see :func:`bayesnet.cohort.score_csv`."""
+    _check_outputs(args)
     show = sys.stderr.isatty() if args.progress is None else args.progress
     bar = None
     if show:
@@ -100,7 +107,7 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
     try:
         output = _Sink(args.output)
         sinks.append(output)
-        errors = _Sink(args.errors, index=args.id_column is not None) if args.errors else None
+        errors = _Sink(args.errors, index=args.id_column is not None, what="errors file") if args.errors else None
         if errors is not None:
             sinks.append(errors)
         for chunk in score_csv(model, args.cases, chunksize=args.chunksize, on_error=args.on_error,
@@ -119,15 +126,15 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
             output.write(empty_scores(model, log_evidence=args.log_evidence).rename_axis(args.id_column or "row"))
         if errors is not None and errors.header:
             errors.write(empty_errors().rename_axis(args.id_column))
-    except BaseException:
+        for sink in sinks:
+            sink.commit()
+    except BaseException:  # an error, KeyboardInterrupt or a stopping signal: no half-written file stays
         for sink in sinks:
             sink.discard()
         raise
     finally:
         if bar is not None:
             bar.close()
-    for sink in sinks:
-        sink.commit()
     _report(scored, skipped, problems, shown, args, sys.stderr)
     return 0
 
