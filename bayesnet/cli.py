@@ -13,6 +13,8 @@ import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +22,8 @@ from . import __version__
 from .arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from .errors import BayesnetError
 from .evidence import parse_evidence
-from .model import Model, load
+from .identity import DIFF_COLUMNS, diff_folders
+from .model import Model, default_priors_path, load
 from .output import OutputFile, Stopped, check_output_name, stop_on_signals
 from .score_command import add_score_arguments, cmd_score
 from .explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
@@ -56,6 +59,7 @@ def cmd_query(model: Model, args: argparse.Namespace) -> int:
         payload = {
             "evidence": args.evidence,
             "log_evidence": frame.attrs["log_evidence"],
+            "knowledge_base": frame.attrs["knowledge_base"],
             "differential": [{"condition": c, **{k: float(v) for k, v in row.items()}} for c, row in frame.iterrows()],
         }
         _write(json.dumps(payload, indent=2) + "\n", None)
@@ -94,10 +98,38 @@ def _format_nodes(frame: pd.DataFrame) -> str:
 
 
 def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
-    frame = model.provenance()
+    shipped = default_priors_path()
+    changes = [] if _same_folder(model.knowledge.path, shipped) else diff_folders(model.knowledge.path, shipped)
+    if args.diff:
+        frame = pd.DataFrame([asdict(c) for c in changes], columns=list(DIFF_COLUMNS))
+        frame[["line", "shipped_line"]] = frame[["line", "shipped_line"]].astype("Int64")
+    else:
+        frame = model.provenance()
     text = frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=2) + "\n"
     _write(text, args.output)
+    print(_provenance_note(model, changes, shipped), file=sys.stderr)
     return 0
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or a.samefile(b)
+    except OSError:
+        return False
+
+
+def _provenance_note(model: Model, changes: list, shipped: Path) -> str:
+    """One line: which knowledge base this is, and whether (and where) it differs from the shipped one."""
+    identity = model.knowledge_base
+    head = f"bayesnet: {identity} in {identity.path}"
+    if not changes:
+        same = _same_folder(model.knowledge.path, shipped)
+        return head + ("" if same else "; its tables are the shipped ones")
+    rows = sum(c.change in ("added", "removed") for c in changes) + len({(c.file, c.row) for c in changes
+                                                                         if c.change == "changed"})
+    files = sorted({c.file for c in changes})
+    return (head + f"; it differs from the shipped knowledge base in {rows} row{'s' if rows != 1 else ''} "
+            f"of {', '.join(files)} (bayesnet provenance --diff lists them)")
 
 
 def cmd_export(model: Model, args: argparse.Namespace) -> int:
@@ -128,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("provenance", help="every number with its source, quote, kind and range")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--diff", action="store_true",
+                   help="instead: every row in which the knowledge base (--priors) differs from the shipped one")
     p.set_defaults(run=cmd_provenance)
 
     p = sub.add_parser("export", help="write the network for other Bayesian-network tools")

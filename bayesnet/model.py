@@ -12,6 +12,7 @@ import pandas as pd
 from .engine import Answer, ExactEngine
 from .errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
 from .evidence import EncodedEvidence, Evidence, describe, encode_evidence
+from .identity import KnowledgeBaseId, identify, read_identified
 from .knowledge import KnowledgeBase, NodeSpec, load_knowledge
 from .network import NoisyOrNetwork, ParameterLocation, compile_knowledge
 
@@ -37,7 +38,8 @@ def load(path: str | Path | None = None) -> Model:
     KnowledgeBaseError
         Listing every problem in the folder's files, with file, line and field.
     """
-    return Model(load_knowledge(default_priors_path() if path is None else path))
+    knowledge, identity = read_identified(default_priors_path() if path is None else path, load_knowledge)
+    return Model(knowledge, identity)
 
 
 class Model:
@@ -50,8 +52,9 @@ class Model:
     >>> model.posteriors({"fluid_fluid_levels": "present"}).head()  # doctest: +SKIP
     """
 
-    def __init__(self, knowledge: KnowledgeBase):
+    def __init__(self, knowledge: KnowledgeBase, identity: KnowledgeBaseId | None = None):
         self.knowledge = knowledge
+        self._identity = identity
         network, locations = compile_knowledge(knowledge)
         self.network: NoisyOrNetwork = network
         self.locations: tuple[ParameterLocation, ...] = locations
@@ -124,7 +127,9 @@ class Model:
         -------
         pandas.DataFrame
             Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` and
-            ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds log P(evidence).
+            ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds log P(evidence) (each
+            likelihood vector scaled to a largest entry of 1); ``attrs["knowledge_base"]`` the
+            knowledge base's version, content hash and folder.
         """
         answer = self.answer(evidence)
         frame = pd.DataFrame({"posterior": answer.posterior, "prior": self.priors.to_numpy()},
@@ -132,6 +137,7 @@ class Model:
         frame["ratio"] = frame["posterior"] / frame["prior"]
         frame = frame.sort_values("posterior", ascending=False, kind="stable")
         frame.attrs["log_evidence"] = answer.log_evidence
+        frame.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return frame
 
     def posteriors_batch(self, frame: pd.DataFrame, *, on_error: str = "raise",
@@ -171,6 +177,7 @@ class Model:
         scores = score_frame(self, frame, on_error=on_error, log_evidence=log_evidence)  # type: ignore[arg-type]
         result = scores.posteriors
         result.attrs["errors"] = scores.errors
+        result.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return result
 
     def probability_of_evidence(self, evidence: Evidence | None) -> float:
@@ -278,3 +285,16 @@ class Model:
             raise BayesnetError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
         write_network(self.pgmpy_network, path, format)
         return Path(path)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def knowledge_base(self) -> KnowledgeBaseId:
+        """Which knowledge base answers: its version, content hash and folder (see :mod:`bayesnet.identity`).
+
+        Every frame of :meth:`posteriors` and :meth:`posteriors_batch` carries it as a dict in
+        ``attrs["knowledge_base"]``. For a model built from a :class:`KnowledgeBase` directly, it is
+        the identity of the folder that knowledge base was read from.
+        """
+        if self._identity is None:
+            self._identity = identify(self.knowledge.path)
+        return self._identity

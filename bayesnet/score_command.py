@@ -8,8 +8,10 @@ directly).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING
 
 from .arguments import positive_int
@@ -45,6 +47,9 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave out the log_evidence column")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="show a progress bar on standard error (default: when it is a terminal)")
+    parser.add_argument("--metadata", metavar="FILE",
+                        help="also write a JSON record of the run: the knowledge base's version and content hash, "
+                             "the files, the options and the counts")
 
 
 def _count_rows(path: str) -> int | None:
@@ -81,14 +86,19 @@ class _Sink:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse unusable output names before any case is read."""
-    check_output_name(args.output)
-    if args.errors is not None:
-        check_output_name(args.errors, "errors file")
-        if args.errors == "-" and args.output == "-":
-            raise OutputError("--errors and -o cannot both be standard output ('-')")
-        if args.errors != "-" and args.output != "-" and os.path.realpath(args.errors) == os.path.realpath(args.output):
-            raise OutputError(f"--errors and -o name the same file ({args.output}); give two different files")
+    """Refuse unusable output names before any case is read: empty, a directory, or two outputs in one file."""
+    named = [("-o", args.output, "output"), ("--errors", args.errors, "errors file"),
+             ("--metadata", args.metadata, "metadata file")]
+    named = [(option, name, what) for option, name, what in named if name is not None]
+    for _, name, what in named:
+        check_output_name(name, what)
+    seen: dict[str, str] = {}
+    for option, name, _ in named:
+        where = "-" if name == "-" else os.path.realpath(name)
+        if where in seen:
+            same = "standard output ('-')" if name == "-" else f"the same file ({name})"
+            raise OutputError(f"{seen[where]} and {option} both name {same}; give each output its own file")
+        seen[where] = option
 
 
 def cmd_score(model: Model, args: argparse.Namespace) -> int:
@@ -110,6 +120,9 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
         errors = _Sink(args.errors, index=args.id_column is not None, what="errors file") if args.errors else None
         if errors is not None:
             sinks.append(errors)
+        metadata = OutputFile(args.metadata, "metadata file") if args.metadata else None
+        if metadata is not None:
+            sinks.append(metadata)
         for chunk in score_csv(model, args.cases, chunksize=args.chunksize, on_error=args.on_error,
                                log_evidence=args.log_evidence, id_column=args.id_column):
             output.write(chunk.posteriors)
@@ -126,6 +139,8 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
             output.write(empty_scores(model, log_evidence=args.log_evidence).rename_axis(args.id_column or "row"))
         if errors is not None and errors.header:
             errors.write(empty_errors().rename_axis(args.id_column))
+        if metadata is not None:
+            metadata.write(json.dumps(_metadata(model, args, scored, skipped), indent=2) + "\n")
         for sink in sinks:
             sink.commit()
     except BaseException:  # an error, KeyboardInterrupt or a stopping signal: no half-written file stays
@@ -135,14 +150,34 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    _report(scored, skipped, problems, shown, args, sys.stderr)
+    _report(model, scored, skipped, problems, shown, args, sys.stderr)
     return 0
 
 
-def _report(scored: int, skipped: int, problems: int, shown: list[str], args: argparse.Namespace,
+def _metadata(model: Model, args: argparse.Namespace, scored: int, skipped: int) -> dict:
+    """What ``--metadata`` records: enough to tell which knowledge base and which options produced the output."""
+    from . import __version__
+
+    return {
+        "bayesnet": __version__,
+        "knowledge_base": model.knowledge_base.as_dict(),
+        "cases": args.cases,
+        "output": args.output,
+        "errors": args.errors,
+        "id_column": args.id_column,
+        "on_error": args.on_error,
+        "log_evidence": args.log_evidence,
+        "scored": scored,
+        "skipped": skipped,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _report(model: Model, scored: int, skipped: int, problems: int, shown: list[str], args: argparse.Namespace,
             stream: IO[str]) -> None:
     where = "" if args.output == "-" else f" into {args.output}"
-    print(f"bayesnet: scored {scored} case{'s' if scored != 1 else ''}{where}", file=stream)
+    print(f"bayesnet: scored {scored} case{'s' if scored != 1 else ''}{where} with the {model.knowledge_base}",
+          file=stream)
     if not skipped:
         return
     print(f"bayesnet: skipped {skipped} case{'s' if skipped != 1 else ''} that could not be scored", file=stream,

@@ -64,9 +64,12 @@ def test_an_output_naming_a_directory_leaves_no_partial_file(capsys, cases, tmp_
 def test_output_and_errors_file_must_differ(capsys, cases, tmp_path):
     target = str(tmp_path / "out.csv")
     code, _, err = score(capsys, cases, target, "--errors", target)
-    assert code == 2 and "--errors and -o name the same file" in err
+    assert code == 2 and err == (f"bayesnet: error: -o and --errors both name the same file ({target}); "
+                                 "give each output its own file\n")
     code, _, err = score(capsys, cases, "-", "--errors", "-")
-    assert code == 2 and "cannot both be standard output" in err
+    assert code == 2 and "-o and --errors both name standard output ('-')" in err
+    code, _, err = score(capsys, cases, target, "--metadata", str(tmp_path / "." / "out.csv"))
+    assert code == 2 and "-o and --metadata both name the same file" in err
 
 
 def test_a_missing_folder_is_named_with_the_output(capsys, cases, tmp_path):
