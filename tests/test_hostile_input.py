@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -10,8 +11,12 @@ import pytest
 
 import bayesnet
 from bayesnet.cohort import CohortRowError, score_csv
+from bayesnet.engine import ExactEngine, _evaluate
 from bayesnet.csvguard import MAX_COLUMNS, MAX_LINE
 from bayesnet.errors import EvidenceError, KnowledgeBaseError
+from bayesnet.evidence import encode_evidence
+from bayesnet.network import NoisyOrNetwork
+from bruteforce import exact
 
 
 # ---------------------------------------------------------------------------- numbers out of range
@@ -191,3 +196,25 @@ def test_a_field_too_large_for_the_csv_module_is_a_problem(small_copy):
     links.write_text(links.read_text().replace("test value", "x" * 200_000, 1))
     with pytest.raises(KnowledgeBaseError, match=r"problem:\n  links\.csv:2: not a readable CSV line: field larger than field limit"):
         bayesnet.load(small_copy)
+
+
+# ---------------------------------------------------------------------------- the general path's precision
+@pytest.mark.parametrize("small", [1e-6, 1e-9, 1e-12, 1e-15])
+def test_soft_evidence_with_a_link_near_one_keeps_full_precision_on_the_general_path(small):
+    """The numpy sweep (for what the kernel declines) computed (1 - p) lo + p hi as lo + p (hi - lo),
+    which loses the difference when p is 1 - 1e-9: posteriors were off by up to 3e-8."""
+    net = NoisyOrNetwork.from_arrays(context={"k": (["a", "b"], np.array([0.5, 0.5]))}, conditions=["c0", "c1"],
+                                     condition_leak=np.array([0.5, 0.5]), risk={"k": np.zeros((2, 2))},
+                                     findings=["f"], finding_leak=np.array([0.15]), link=np.array([[0.3, 1 - 1e-9]]))
+    engine = ExactEngine(net)
+    for context in ([1.0, 1.0], [1.0, 1e-120]):  # the second is declined by the kernel
+        evidence = {"k": context, "c1": "present", "f": [1.0, small]}
+        encoded = encode_evidence(net, evidence)
+        total, expected = exact(net, {"k": context, "c1": [0, 1], "f": [1.0, small]})
+        padded = np.concatenate([*encoded.context, np.zeros(1)])
+        log_evidence, posterior = _evaluate(engine.structure, engine._parameters, padded[None],
+                                            encoded.conditions[None], encoded.findings[None])
+        np.testing.assert_allclose(posterior[0], [float(p) for p in expected], rtol=0, atol=1e-15)
+        assert log_evidence[0] == pytest.approx(math.log(total.numerator) - math.log(total.denominator), rel=1e-14)
+        answer = engine.query(encoded)
+        np.testing.assert_allclose(answer.posterior, [float(p) for p in expected], rtol=0, atol=1e-15)
