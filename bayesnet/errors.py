@@ -9,6 +9,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "BayesnetError",
     "KnowledgeBaseError",
@@ -16,6 +18,7 @@ __all__ = [
     "UnknownNameError",
     "EvidenceError",
     "ImpossibleEvidenceError",
+    "OutputError",
 ]
 
 
@@ -49,6 +52,17 @@ class KnowledgeBaseError(BayesnetError):
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (a message quotes bad input, never all of it)."""
+    if isinstance(value, np.generic):
+        value = value.item()  # 1.0 rather than np.float64(1.0)
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an int too long to print
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
+
+
 def suggest(name: str, valid: Iterable[str], n: int = 3) -> list[str]:
     """Return up to ``n`` entries of ``valid`` that are close to ``name``."""
     valid = list(valid)
@@ -66,7 +80,7 @@ class UnknownNameError(BayesnetError, KeyError):
         valid = list(valid)
         self.what, self.name, self.valid = what, name, valid
         close = suggest(name, valid)
-        message = f"unknown {what} {name!r}"
+        message = f"unknown {what} {shown(name)}"
         if close:
             message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         elif len(valid) <= 12:
@@ -87,3 +101,10 @@ class ImpossibleEvidenceError(EvidenceError):
     def __init__(self, message: str, culprits: Sequence[str] = ()):
         self.culprits = tuple(culprits)
         super().__init__(message)
+
+
+class OutputError(BayesnetError, OSError):
+    """An output that cannot be written: an empty name, a directory, a full disk, and so on."""
+
+    def __str__(self) -> str:  # OSError would add its own formatting
+        return self.args[0]

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayesnet.inference.engine import Answer, ExactEngine
 from bayesnet.errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference.engine import Answer, ExactEngine
 from bayesnet.inference.evidence import EncodedEvidence, Evidence, describe, encode_evidence
 from bayesnet.knowledge.base import KnowledgeBase, NodeSpec, load_knowledge
+from bayesnet.knowledge.identity import KnowledgeBaseId, identify, read_identified
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, compile_knowledge
 
 __all__ = ["Model", "load", "default_priors_path"]
@@ -40,7 +41,9 @@ def load(path: str | Path | None = None, *, literature: bool = True) -> Model:
     KnowledgeBaseError
         Listing every problem in the folder's files, with file, line and field.
     """
-    return Model(load_knowledge(default_priors_path() if path is None else path, literature=literature))
+    knowledge, identity = read_identified(default_priors_path() if path is None else path,
+                                          lambda folder: load_knowledge(folder, literature=literature))
+    return Model(knowledge, identity)
 
 
 class Model:
@@ -53,8 +56,9 @@ class Model:
     >>> model.posteriors({"fluid_fluid_levels": "present"}).head()  # doctest: +SKIP
     """
 
-    def __init__(self, knowledge: KnowledgeBase):
+    def __init__(self, knowledge: KnowledgeBase, identity: KnowledgeBaseId | None = None):
         self.knowledge = knowledge
+        self._identity = identity
         network, locations = compile_knowledge(knowledge)
         self.network: NoisyOrNetwork = network
         self.locations: tuple[ParameterLocation, ...] = locations
@@ -155,8 +159,10 @@ class Model:
             Indexed by condition, ranked by ``posterior``, with columns ``posterior``, ``prior`` (the
             referral prior: P(condition | the case's presenting findings only), see
             :meth:`referral_priors`) and ``ratio`` (posterior / prior). ``attrs["log_evidence"]`` holds
-            log P(evidence), ``attrs["none"]`` the probability that no modelled condition is present
-            (:meth:`none_probability`) and ``attrs["none_prior"]`` the same before the other evidence.
+            log P(evidence) (each likelihood vector scaled to a largest entry of 1), ``attrs["none"]``
+            the probability that no modelled condition is present (:meth:`none_probability`),
+            ``attrs["none_prior"]`` the same before the other evidence, and ``attrs["knowledge_base"]``
+            the knowledge base's version, content hash and folder.
         """
         encoded = self.encode(evidence)
         answer = self.answer(encoded)
@@ -172,6 +178,7 @@ class Model:
         frame.attrs["log_evidence"] = answer.log_evidence
         frame.attrs["none"] = float(np.exp(self._log_none(encoded) - answer.log_evidence))
         frame.attrs["none_prior"] = none_prior
+        frame.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return frame
 
     def referral_priors(self, presenting: Evidence | None = None) -> pd.DataFrame:
@@ -254,6 +261,7 @@ class Model:
         scores = score_frame(self, frame, on_error=on_error, log_evidence=log_evidence)  # type: ignore[arg-type]
         result = scores.posteriors
         result.attrs["errors"] = scores.errors
+        result.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return result
 
     def probability_of_evidence(self, evidence: Evidence | None) -> float:
@@ -389,3 +397,16 @@ class Model:
             raise BayesnetError(f"format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
         write_network(self.pgmpy_network, path, format)
         return Path(path)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def knowledge_base(self) -> KnowledgeBaseId:
+        """Which knowledge base answers: its version, content hash and folder (see :mod:`bayesnet.knowledge.identity`).
+
+        Every frame of :meth:`posteriors` and :meth:`posteriors_batch` carries it as a dict in
+        ``attrs["knowledge_base"]``. For a model built from a :class:`KnowledgeBase` directly, it is
+        the identity of the folder that knowledge base was read from.
+        """
+        if self._identity is None:
+            self._identity = identify(self.knowledge.path)
+        return self._identity

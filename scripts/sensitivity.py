@@ -285,7 +285,8 @@ def cmd_report(model: bayesnet.Model, args: argparse.Namespace) -> int:
     idle = importance[importance["exercised"] == 0]
     lines = [
         "# Sensitivity analysis of the differential", "",
-        f"Knowledge base `{model.knowledge.path}`: {len(model.knowledge.parameters)} parameters ("
+        f"Knowledge base `{model.knowledge.path}` (version {model.knowledge_base.version}, sha256 "
+        f"`{model.knowledge_base.sha256}`): {len(model.knowledge.parameters)} parameters ("
         + ", ".join(f"{v} {k}" for k, v in kinds.items()) + f"); {len(scenarios)} scenarios from "
         f"`{args.scenarios}`; Monte Carlo {args.draws} draws per scenario, seed {args.seed}. "
         f"Time: one-way analysis of every parameter {timings['oneway'] / len(scenarios):.2f} s per scenario, "

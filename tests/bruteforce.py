@@ -6,6 +6,7 @@ tables over every joint state and shares no code with the engine but the tables 
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 
 import numpy as np
 
@@ -142,3 +143,41 @@ def random_items(rng: np.random.Generator, network: NoisyOrNetwork, observed: fl
         else:
             evidence[node] = states[int(rng.integers(len(states)))]
     return evidence
+
+
+def exact(network: NoisyOrNetwork, likelihood: dict[str, list]) -> tuple[Fraction, list[Fraction]]:
+    """P(evidence) and P(condition present | evidence) in exact rational arithmetic.
+
+    ``likelihood`` maps a node to one likelihood per state (any numbers; each is taken as the exact
+    value of its float), so the answer does not depend on how a vector is scaled or how small its
+    entries are. The tables' floats are taken exactly too. Unobserved nodes are left out.
+    """
+    n, m = len(network.conditions), len(network.findings)
+    context = [[Fraction(float(x)) for x in likelihood.get(k, [1] * len(s))]
+               for k, s in zip(network.context, network.context_states)]
+    conditions = [[Fraction(float(x)) for x in likelihood.get(c, [1, 1])] for c in network.conditions]
+    findings = [[Fraction(float(x)) for x in likelihood.get(f, [1, 1])] for f in network.findings]
+    condition_tables = [network.condition_table(j) for j in range(n)]
+    finding_tables = [network.finding_table(i) for i in range(m)]
+    total, present = Fraction(0), [Fraction(0)] * n
+    for ctx in itertools.product(*(range(len(s)) for s in network.context_states)):
+        w_ctx = Fraction(1)
+        for k, s in enumerate(ctx):
+            w_ctx *= Fraction(float(network.context_prior[k][s])) * context[k][s]
+        if w_ctx == 0:
+            continue
+        for d in itertools.product((0, 1), repeat=n):
+            w = w_ctx
+            for j in range(n):
+                table = condition_tables[j][(d[j], *(ctx[k] for k in network.risk_parents[j]))]
+                w *= Fraction(float(table)) * conditions[j][d[j]]
+                if w == 0:
+                    break
+            if w == 0:
+                continue
+            for i in range(m):
+                table = finding_tables[i][(slice(None), *(d[j] for j in network.finding_parents[i]))]
+                w *= Fraction(float(table[0])) * findings[i][0] + Fraction(float(table[1])) * findings[i][1]
+            total += w
+            present = [p + w * dj for p, dj in zip(present, d)]
+    return total, [p / total for p in present] if total else []

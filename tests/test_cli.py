@@ -104,8 +104,9 @@ def test_a_broken_knowledge_base_is_named_with_file_and_line(capsys, small_copy)
 
 
 def test_an_unwritable_output_exits_2(capsys, tmp_path):
-    code, _, err = run(capsys, "--priors", str(SMALL), "provenance", "-o", str(tmp_path / "no" / "such" / "dir.csv"))
-    assert code == 2 and err.startswith("bayesnet: error: No such file or directory")
+    target = tmp_path / "no" / "such" / "dir.csv"
+    code, _, err = run(capsys, "--priors", str(SMALL), "provenance", "-o", str(target))
+    assert code == 2 and err == f"bayesnet: error: cannot write {target}: No such file or directory\n"
 
 
 def test_usage_errors_exit_2_without_traceback():

@@ -251,7 +251,7 @@ def test_score_round_trips_through_csv(small_model, tmp_path, capsys):
     code, out, err = run(capsys, "--priors", str(SMALL), "score", str(cases), "-o", str(output),
                          "--id", "case", "--chunksize", "4")
     assert code == 0 and out == ""
-    assert err == f"bayesnet: scored 31 cases into {output}\n"
+    assert err == f"bayesnet: scored 31 cases into {output} with the {small_model.knowledge_base}\n"
     written = pd.read_csv(output, index_col="case")
     expected = small_model.posteriors_batch(frame)
     assert list(written.columns) == list(expected.columns)
@@ -271,13 +271,13 @@ def test_score_fails_on_a_bad_row_with_one_message_and_no_output(tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.csv"]  # no partial output left behind
 
 
-def test_score_skips_and_writes_the_errors_file(tmp_path, capsys):
+def test_score_skips_and_writes_the_errors_file(tmp_path, capsys, small_model):
     cases, output, errors = tmp_path / "cases.csv", tmp_path / "out.csv", tmp_path / "errors.csv"
     cases.write_text("trauma,age_band\npresent,child\nyes,adult\nabsent,\n,adlt\n", encoding="utf-8")
     code, _, err = run(capsys, "--priors", str(SMALL), "score", str(cases), "-o", str(output),
                        "--on-error", "skip", "--errors", str(errors), "--chunksize", "2")
     assert code == 0
-    assert err.splitlines() == [f"bayesnet: scored 2 cases into {output}",
+    assert err.splitlines() == [f"bayesnet: scored 2 cases into {output} with the {small_model.knowledge_base}",
                                 f"bayesnet: skipped 2 cases that could not be scored; their problems are in {errors}"]
     assert pd.read_csv(output)["row"].tolist() == [1, 3]
     report = pd.read_csv(errors)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import bayesnet
+
 from conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +102,7 @@ def test_report_writes_markdown_with_its_plots(script, tmp_path):
                     "## Parameters that never matter"):
         assert heading in report
     assert "risk:fop<-age_band=child" in report            # the parameter that matters most
+    assert f"(version unversioned, sha256 `{bayesnet.load(SMALL).knowledge_base.sha256}`)" in report
     never = report[report.index("## Parameters that never matter"):]
     assert "`link:malformed_great_toe<-fop`" in never.split("Another")[1]   # never observed: not exercised
     assert "| fop_neck | fop | fop |" in report                             # expected and model's top

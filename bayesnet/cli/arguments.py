@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-__all__ = ["EXIT_USAGE", "ArgumentParser", "positive_int", "non_negative_int"]
+__all__ = ["EXIT_USAGE", "EXIT_INTERRUPTED", "ArgumentParser", "positive_int", "non_negative_int"]
 
 #: exit status for bad input, as argparse uses for usage errors
 EXIT_USAGE = 2
+#: exit status after Ctrl-C (128 + SIGINT, as a shell reports it)
+EXIT_INTERRUPTED = 130
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -63,6 +63,7 @@ def cmd_explain(model: Model, args: argparse.Namespace) -> int:
 
     evidence = parse_evidence(args.evidence)
     frame = model.explain(evidence, args.condition, top=args.top, order=args.order)
+    frame.attrs["knowledge_base"] = model.knowledge_base.as_dict()
     if args.condition is not None:
         text = _explain_one(frame, args.json)
     else:
@@ -75,6 +76,7 @@ def _explain_one(frame: pd.DataFrame, as_json: bool) -> str:
     a = frame.attrs
     if as_json:
         payload = {
+            "knowledge_base": a["knowledge_base"],
             "condition": a["condition"], "prior": a["prior"], "posterior": a["posterior"],
             "prior_log_odds": _finite(a["prior_log_odds"]), "posterior_log_odds": _finite(a["posterior_log_odds"]),
             "items": [{"evidence": e, **{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()}}
@@ -105,6 +107,7 @@ def _explain_many(frame: pd.DataFrame, as_json: bool) -> str:
     conditions = list(frame.columns)
     if as_json:
         payload = {
+            "knowledge_base": a["knowledge_base"],
             "conditions": [{"condition": c, "prior_log_odds": _finite(a["prior_log_odds"][c]),
                             "posterior_log_odds": _finite(a["posterior_log_odds"][c])} for c in conditions],
             "items": [{"evidence": e, "spread": _finite(a["spread"][e]),
@@ -130,6 +133,7 @@ def cmd_next(model: Model, args: argparse.Namespace) -> int:
     a = frame.attrs
     if args.json:
         payload = {
+            "knowledge_base": model.knowledge_base.as_dict(),
             "entropy_bits": a["entropy"], "top": a["top"],
             "findings": [{"finding": f, **{k: (_finite(v) if isinstance(v, float) else v) for k, v in row.items()}}
                          for f, row in shown.astype(object).iterrows()],

@@ -1,35 +1,43 @@
 """The ``bayesnet`` command line.
 
 Evidence is written ``node=state`` (hard) or ``node=0.2,0.8`` (a likelihood per state, in the
-node's state order). Bad input ends with one message on standard error and exit status 2.
+node's state order). Bad input ends with one message on standard error and exit status 2; Ctrl-C
+(SIGINT) and SIGTERM end with one line, exit status 130 or 143, and no half-written output file.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from bayesnet import __version__
-from bayesnet.cli.arguments import EXIT_USAGE, ArgumentParser
+from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
+from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
+from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
+from bayesnet.cli.score_command import add_score_arguments, cmd_score
 from bayesnet.errors import BayesnetError
 from bayesnet.inference.evidence import parse_evidence
-from bayesnet.model import Model, load
-from bayesnet.cli.score_command import add_score_arguments, cmd_score
-from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
+from bayesnet.knowledge.identity import DIFF_COLUMNS, diff_folders
+from bayesnet.model import Model, default_priors_path, load
 
 __all__ = ["main", "parse_evidence"]
 
 
 def _write(text: str, output: str | None) -> None:
-    if output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    target = OutputFile("-" if output is None else output)
+    try:
+        target.write(text)
+        target.commit()
+    finally:
+        target.discard()
 
 
 def _format_differential(frame: pd.DataFrame, top: int | None) -> str:
@@ -57,6 +65,7 @@ def cmd_query(model: Model, args: argparse.Namespace) -> int:
             "log_evidence": frame.attrs["log_evidence"],
             "none": frame.attrs["none"],
             "none_prior": frame.attrs["none_prior"],
+            "knowledge_base": frame.attrs["knowledge_base"],
             "differential": [{"condition": c, **{k: float(v) for k, v in row.items()}} for c, row in frame.iterrows()],
         }
         _write(json.dumps(payload, indent=2) + "\n", None)
@@ -110,10 +119,19 @@ def cmd_provenance(model: Model, args: argparse.Namespace) -> int:
             text = frame.reset_index().to_json(orient="records", indent=2) + "\n"
         _write(text, args.output)
         return 0
-    frame = model.leak_cells() if args.leak_cells else model.provenance()
+    shipped = default_priors_path()
+    changes = [] if _same_folder(model.knowledge.path, shipped) else diff_folders(model.knowledge.path, shipped)
+    if args.diff:
+        frame = pd.DataFrame([asdict(c) for c in changes], columns=list(DIFF_COLUMNS))
+        frame[["line", "shipped_line"]] = frame[["line", "shipped_line"]].astype("Int64")
+    else:
+        frame = model.leak_cells() if args.leak_cells else model.provenance()
     text = frame.to_csv(index=False) if args.format == "csv" else frame.to_json(orient="records", indent=2) + "\n"
     _write(text, args.output)
+    print(_provenance_note(model, changes, shipped), file=sys.stderr)
     return 0
+
+
 
 
 def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
@@ -148,7 +166,29 @@ def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or a.samefile(b)
+    except OSError:
+        return False
+
+
+def _provenance_note(model: Model, changes: list, shipped: Path) -> str:
+    """One line: which knowledge base this is, and whether (and where) it differs from the shipped one."""
+    identity = model.knowledge_base
+    head = f"bayesnet: {identity} in {identity.path}"
+    if not changes:
+        same = _same_folder(model.knowledge.path, shipped)
+        return head + ("" if same else "; its tables are the shipped ones")
+    rows = sum(c.change in ("added", "removed") for c in changes) + len({(c.file, c.row) for c in changes
+                                                                         if c.change == "changed"})
+    files = sorted({c.file for c in changes})
+    return (head + f"; it differs from the shipped knowledge base in {rows} row{'s' if rows != 1 else ''} "
+            f"of {', '.join(files)} (bayesnet provenance --diff lists them)")
+
+
 def cmd_export(model: Model, args: argparse.Namespace) -> int:
+    check_output_name(args.output)
     model.export(args.output, args.format)
     print(f"wrote {args.output} ({args.format})", file=sys.stderr)
     return 0
@@ -184,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="list the finding x condition cells left at the leak (no effect) instead")
     shown.add_argument("--summary", action="store_true",
                        help="count the numbers of each kind that enter the network, cells at the leak included")
+    shown.add_argument("--diff", action="store_true",
+                       help="every row in which the knowledge base (--priors) differs from the shipped one instead")
     p.set_defaults(run=cmd_provenance)
 
     p = sub.add_parser("evaluate", help="rank the reported diagnosis of a set of cases: top-k, calibration",
@@ -228,17 +270,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Callable[[Model, argparse.Namespace], int] = args.run
     try:
-        model = load(args.priors, literature=not args.no_literature)
-        return run(model, args)
+        with stop_on_signals():
+            model = load(args.priors, literature=not args.no_literature)
+            status = run(model, args)
+            sys.stdout.flush()  # a full disk behind standard output is reported here, not at exit
+            return status
     except BayesnetError as error:
         print(f"bayesnet: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # pragma: no cover - e.g. piped into head
+    except BrokenPipeError:  # e.g. piped into head: nothing more to say, and nothing more to flush
+        _silence_stdout()
         return 0
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
         print(f"bayesnet: error: {error.strerror or error}{where}", file=sys.stderr)
+        _silence_stdout()
         return EXIT_USAGE
+    except KeyboardInterrupt as stop:  # Ctrl-C, or a Stopped signal
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        what = "interrupted (SIGINT)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"bayesnet: {what}; output files are written only by a complete run", file=sys.stderr)
+        return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - no file descriptor (a test's captured stream)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

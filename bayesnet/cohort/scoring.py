@@ -24,7 +24,10 @@ line, data row ``n`` is line ``n + 1``) and by their index label.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import bz2
+import gzip
+import lzma
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +36,12 @@ from typing import IO, Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError, suggest
+from bayesnet.cohort.csvguard import GuardedCSV
+from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError, shown, suggest
 from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch, apply_population
-from bayesnet.knowledge.network import NoisyOrNetwork
 from bayesnet.knowledge.base import BINARY
+from bayesnet.knowledge.network import NoisyOrNetwork
 
 
 
@@ -87,9 +91,11 @@ class UnknownColumnError(UnknownNameError):
         message = self.args[0]
         if len(names) > 1:
             others = []
-            for name in names[1:]:
+            for name in names[1:LISTED_ROWS]:
                 close = suggest(name, valid)
-                others.append(repr(name) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+                others.append(shown(name) + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+            if len(names) > LISTED_ROWS:
+                others.append(f"and {len(names) - LISTED_ROWS} more")
             message += "; also unknown: " + ", ".join(others)
         message += ". Every column must be a node of the model (see 'bayesnet nodes')" + hint
         self.args = (message,)
@@ -190,7 +196,7 @@ def _check_columns(model: Model, frame: pd.DataFrame) -> None:
     unknown = [str(c) for c in columns if not (isinstance(c, str) and c in known)]
     if unknown:
         raise UnknownColumnError(unknown, names)
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    duplicated = sorted(c for c, count in Counter(columns).items() if count > 1)
     if duplicated:
         raise EvidenceError(f"each column of a cohort must name a different node; given twice: {', '.join(duplicated)}")
 
@@ -201,23 +207,34 @@ BLANK = -2  # a cell's code when it is empty (unobserved); -1 is a value that is
 def _state_codes(values: pd.Series, states: tuple[str, ...]) -> np.ndarray:
     """Each cell's state index, ``BLANK`` where empty, -1 where not a state of the node.
 
-    The column is factorised once (a pandas ``Categorical``; free if it already is one); only its
-    few distinct values are then compared with the node's states.
+    The column is factorised once (free if it is a pandas ``Categorical``); only its few distinct
+    values are then compared with the node's states. A column holding unhashable cells (lists,
+    dicts, arrays) is compared cell by cell.
     """
-    cells = values.array if isinstance(values.dtype, pd.CategoricalDtype) else pd.Categorical(values)
     position = {state: i for i, state in enumerate(states)}
-    lookup = [position.get(c, BLANK if _is_blank(c) else -1) if isinstance(c, str) else -1
-              for c in cells.categories.tolist()]
-    return np.array([*lookup, BLANK], dtype=np.int64)[cells.codes]  # code -1 (missing) -> BLANK
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, distinct = values.array.codes, values.array.categories.tolist()
+    else:
+        try:
+            codes, distinct = pd.factorize(values, use_na_sentinel=True)
+        except (TypeError, ValueError):  # unhashable cells
+            return np.array([_code(c, position) for c in values.tolist()], dtype=np.int64)
+        distinct = list(distinct)
+    lookup = [_code(c, position) for c in distinct]
+    return np.array([*lookup, BLANK], dtype=np.int64)[codes]  # code -1 (missing) -> BLANK
+
+
+def _code(cell: object, position: dict[str, int]) -> int:
+    if isinstance(cell, str):
+        return position.get(cell, BLANK if not cell.strip() else -1)
+    return BLANK if _is_blank(cell) else -1
 
 
 def _is_blank(value: object) -> bool:
+    """An empty cell: blanks, ``None`` or a missing-value scalar (never a list or an array)."""
     if isinstance(value, str):
         return not value.strip()
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # not a scalar
-        return False
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
 def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _where: str = "") -> EncodedFrame:
@@ -279,7 +296,7 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
         for position in np.flatnonzero(unknown):
             value = values.iloc[position]
             name = _row_name(first_row + int(position), frame.index[position], _where)
-            problems.append(_Problem(int(position), column, str(value),
+            problems.append(_Problem(int(position), column, _text(value),
                                      f"{name}, column {column}: {_unknown_state(column, value, states)}"))
         valid &= ~unknown
     apply_population(net, findings)
@@ -298,9 +315,14 @@ class _Problem:
     message: str
 
 
+def _text(value: object) -> str:
+    """A cell as text: a file's cells are text already; 1.0 rather than np.float64(1.0)."""
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
 def _unknown_state(column: str, value: object, states: tuple[str, ...]) -> str:
-    close = suggest(str(value), states)
-    message = f"unknown state {value!r}"
+    close = suggest(_text(value), states)
+    message = f"unknown state {shown(value)}"
     if close:
         message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
     else:
@@ -448,23 +470,27 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
     """
     if not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
         raise EvidenceError(f"chunksize must be a positive whole number, got {chunksize!r}")
-    name = source if isinstance(source, (str, Path)) else getattr(source, "name", "the cases")
+    name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "the cases")
     if id_column is not None and isinstance(source, (str, Path)):
-        header = [str(c) for c in _read(name, lambda: pd.read_csv(source, nrows=0)).columns]
+        with _guarded(source, name) as handle:
+            header = [str(c) for c in _read(name, lambda: pd.read_csv(handle, nrows=0, dtype=str)).columns]
         if id_column not in header:
             close = suggest(id_column, header)
-            raise EvidenceError(f"the id column {id_column!r} is not in the header of {name}"
+            raise EvidenceError(f"the id column {shown(id_column)} is not in the header of {name}"
                                 + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
                                 + f" The header has: {', '.join(header)}")
-    # cells are parsed straight into categoricals (fast, compact); identifiers stay text
-    dtype: defaultdict[str, object] = defaultdict(lambda: "category")
-    if id_column is not None:
-        dtype[id_column] = str
-    reader = _read(name, lambda: pd.read_csv(source, chunksize=int(chunksize), dtype=dtype, keep_default_na=False,
-                                             na_values=[""], index_col=id_column))
+    # cells stay the text of the file (read as categories, a column of 1s would become the number 1.0)
+    dtype: defaultdict[str, object] = defaultdict(lambda: str)
+    handle = _guarded(source, name)
+    try:
+        reader = _read(name, lambda: pd.read_csv(handle, chunksize=int(chunksize), dtype=dtype, keep_default_na=False,
+                                                 na_values=[""], index_col=id_column))
+    except BaseException:
+        handle.close()
+        raise
     hint = "" if id_column is not None else "; a column of case identifiers is named with id_column (--id)"
     first_row = 1
-    with reader:
+    with handle, reader:
         while True:
             chunk = _read(name, lambda: next(reader, None))
             if chunk is None:
@@ -476,6 +502,18 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
             except UnknownColumnError as error:
                 raise UnknownColumnError(list(error.names), error.valid, hint) from None
             first_row += len(chunk)
+
+
+#: how a case file's name ending says it is compressed
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _guarded(source: str | Path | IO, name: str) -> GuardedCSV:
+    """The file (opened if a path; decompressed by its name's ending) read under the caps of :mod:`csvguard`."""
+    if isinstance(source, (str, Path)):
+        opener = _OPENERS.get(Path(source).suffix.lower(), open)
+        return GuardedCSV(opener(source, "rb"), name)
+    return GuardedCSV(source, name, owned=False)
 
 
 def _read(name: object, read):

@@ -18,7 +18,7 @@ from typing import Union
 
 import numpy as np
 
-from bayesnet.errors import EvidenceError, UnknownNameError
+from bayesnet.errors import EvidenceError, UnknownNameError, shown
 from bayesnet.knowledge.network import NoisyOrNetwork
 
 __all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence",
@@ -67,7 +67,7 @@ def describe(node: str, value: EvidenceValue) -> str:
     if isinstance(value, str):
         return f"{node}={value}"
     if isinstance(value, Mapping):
-        return f"{node}~{{{', '.join(f'{k}: {v:g}' for k, v in value.items())}}}"
+        return f"{node}~{{{', '.join(f'{k}: {float(v):g}' for k, v in value.items())}}}"
     return f"{node}~[{', '.join(f'{float(v):g}' for v in value)}]"  # type: ignore[union-attr]
 
 
@@ -100,9 +100,12 @@ def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.
         value = [value[s] for s in states]
     try:
         vector = np.asarray(value, dtype=float)
+    except OverflowError:
+        raise EvidenceError(f"soft evidence on {node} must be finite and non-negative, got a number too large "
+                            f"for a float: {shown(value)}") from None
     except (TypeError, ValueError):
         raise EvidenceError(f"evidence on {node} must be a state ({', '.join(states)}) or a likelihood "
-                            f"vector of {len(states)} numbers, got {value!r}") from None
+                            f"vector of {len(states)} numbers, got {shown(value)}") from None
     if vector.ndim != 1:
         raise EvidenceError(f"evidence on {node} must be a state ({', '.join(states)}) or a likelihood "
                             f"vector of {len(states)} numbers, got {value!r}")
@@ -113,7 +116,14 @@ def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.
         raise EvidenceError(f"soft evidence on {node} must be finite and non-negative, got {vector.tolist()!r}")
     if not np.any(vector > 0):
         raise EvidenceError(f"soft evidence on {node} is zero for every state, so it is impossible: {vector.tolist()!r}")
-    return vector
+    # only ratios matter: scaled to a largest entry of 1, so no huge or subnormal entry reaches the engine;
+    # a ratio below the smallest normal float would lose its precision (or underflow to 0), so it is refused
+    scaled = vector / vector.max()
+    if np.any((scaled < np.finfo(float).tiny) & (vector > 0)):
+        raise EvidenceError(f"soft evidence on {node} spans too wide a range: a non-zero likelihood below 2.2e-308 "
+                            f"times the largest cannot be computed with, got {shown(vector.tolist())}; "
+                            "give 0 for a state that is ruled out")
+    return scaled
 
 
 def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, population: bool = True) -> EncodedEvidence:

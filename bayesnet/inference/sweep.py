@@ -228,11 +228,11 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
             after[t], after_scale[t] = beta, log_b
             width = beta.shape[-1]
             moved = beta.copy()
-            for ax, k in edges:
+            for ax, k in edges:  # lo -> (1 - p) lo + p hi; as lo + p (hi - lo) it cancels when p is near 1
                 lo, hi = moved[_at(ax, 0)], moved[_at(ax, 1)]
-                step = hi - lo
-                step *= p_all[:, k, index]
-                lo += step
+                p = p_all[:, k, index]
+                lo *= 1.0 - p
+                lo += p * hi
             beta = beta * q0t[index, :, :, :width] + moved * q1t[index, :, :, :width]
         elif kind == "drop":
             w = w_all[:, index]
@@ -264,11 +264,11 @@ def sweep(q0: np.ndarray, q1: np.ndarray, links: np.ndarray, final: np.ndarray, 
         if kind == "cond":
             width = alpha.shape[-1]
             moved = alpha.copy()
-            for ax, k in edges:
+            for ax, k in edges:  # lo -> (1 - p) lo, not lo - p lo, which cancels when p is near 1
                 lo, hi = moved[_at(ax, 0)], moved[_at(ax, 1)]
-                step = lo * p_all[:, k, index]
-                hi += step
-                lo -= step
+                p = p_all[:, k, index]
+                hi += lo * p
+                lo *= 1.0 - p
             w1 = q1t[index, :, :, :width]
             raw[:, :, index] = ((moved * after[t]).reshape(-1, N, A, width).sum(axis=0) * w1).sum(axis=-1)
             if log_a is not None or after_scale[t] is not None:

@@ -7,6 +7,7 @@ every problem with its file, line and field, or returns a :class:`KnowledgeBase`
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections import defaultdict
@@ -190,7 +191,17 @@ class _Reader:
             self.problem(file, None, None, f"missing: expected a file {target}")
             self.unreadable.add(file)
             return []
-        with target.open(newline="", encoding="utf-8") as handle:
+        try:
+            text = target.read_bytes().decode("utf-8-sig")
+        except (UnicodeDecodeError, OSError) as error:
+            if isinstance(error, UnicodeDecodeError):
+                self.problem(file, error.object[:error.start].count(b"\n") + 1, None, "not UTF-8 text (byte "
+                             f"0x{error.object[error.start]:02x}); the knowledge-base files must be UTF-8")
+            else:
+                self.problem(file, None, None, f"cannot be read: {error.strerror or error}")
+            self.unreadable.add(file)
+            return []
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames or []
             missing = [c for c in required if c not in header]
@@ -202,7 +213,7 @@ class _Reader:
             if extra:
                 self.problem(file, 1, None, f"unknown column(s) {', '.join(extra)}; expected {', '.join(required)}")
             out = []
-            for row in reader:
+            for row in _records(reader, self, file):
                 if None in row:
                     self.problem(file, reader.line_num, None, f"more fields than the {len(header)} columns")
                     continue
@@ -229,7 +240,7 @@ class _Reader:
     def count(self, file: str, line: int, field: str, text: str) -> int | None:
         if not text:
             return None
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             self.problem(file, line, field, f"expected a whole number of patients, got {text!r}")
             return None
         return int(text)
@@ -326,8 +337,9 @@ def _read_parameter(reader: _Reader, file: str, role: Role, line: int, row: dict
         if not low <= value <= high:
             reader.problem(file, line, "low", f"expected low <= value <= high, got {low} <= {value} <= {high}")
             return None
-    if (n is None) != (N is None):
-        reader.problem(file, line, "n", "give both n and N, or neither")
+    if bool(row["n"]) != bool(row["N"]):
+        given, missing = ("N", "n") if not row["n"] else ("n", "N")
+        reader.problem(file, line, missing, f"{given} is given without {missing}: give both n and N, or neither")
     elif n is not None and N is not None:
         if N == 0 or n > N:
             reader.problem(file, line, "n", f"expected 0 <= n <= N with N > 0, got n={n}, N={N}")
@@ -635,3 +647,12 @@ def _check_structure(reader: _Reader, nodes: list[NodeSpec], params: list[Parame
             if p.value < leak.value:
                 reader.problem(p.file, p.line, "value", f"{p.value} is below the leak {leak.value} of {p.node} "
                                f"({leak.file}:{leak.line}); a cause can only raise its effect's probability")
+
+
+def _records(reader: csv.DictReader, problems: _Reader, file: str):
+    """The rows of a CSV file; a line the csv module cannot read ends the file with a problem."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        problems.problem(file, reader.line_num + 1, None, f"not a readable CSV line: {error}")
+        problems.unreadable.add(file)
