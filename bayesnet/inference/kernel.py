@@ -35,10 +35,10 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from bayesnet.inference.context import ContextStructure
+from bayesnet.inference.jit import njit
 
 __all__ = ["KernelTables", "ANSWERED", "IMPOSSIBLE", "DECLINED", "MAX_OPEN", "query_one", "query_rows",
            "query_parameter_rows", "cause_lists"]
@@ -186,7 +186,7 @@ def _in_threads(work, rows: int, workers: int) -> None:
         list(pool.map(work, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]))
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _rescale(state, rows, log_scale):
     """Multiply ``state[:rows]`` by a power of two if its largest entry is below ``RESCALE_BELOW``;
     returns the new log scale and whether the largest entry was at least ``FLOOR``."""
@@ -207,7 +207,7 @@ def _rescale(state, rows, log_scale):
     return log_scale, True
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _activate(vector, bits, probabilities, first, last):
     """In place: each edge ``e`` in ``first:last`` fires its slot's bit with its probability."""
     size = vector.shape[0]
@@ -222,7 +222,7 @@ def _activate(vector, bits, probabilities, first, last):
                 vector[x] = keep * v
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _activate_adjoint(vector, bits, probabilities, first, last):
     """In place: the transpose of :func:`_activate` (the edges act on distinct bits, so they commute)."""
     size = vector.shape[0]
@@ -235,7 +235,7 @@ def _activate_adjoint(vector, bits, probabilities, first, last):
                 vector[x] = keep * vector[x] + p * vector[x | bit]
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
               p_absent, p_present, leak, cause_start, cause, cause_p,
               context, conditions, findings, posterior):
@@ -733,7 +733,7 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     return ANSWERED, log_const + top + math.log(total)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def query_rows(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
                p_absent, p_present, leak, cause_start, cause, cause_p,
                context, conditions, findings, status, log_evidence, posterior):
@@ -747,7 +747,7 @@ def query_rows(prior, hub_index, satellite_index, satellite_size, unused_start, 
             context[i], conditions[i], findings[i], posterior[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def query_parameter_rows(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
                          p_absent, p_present, leak, cause_start, cause, cause_p,
                          context, conditions, findings, status, log_evidence, posterior):
