@@ -1,0 +1,41 @@
+"""The package's layers import only downwards: the layout is the architecture."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bayesnet"
+#: layer -> the layers (and top-level modules) it must never import
+FORBIDDEN = {
+    "knowledge": {"inference", "analysis", "cohort", "cli", "model"},
+    "inference": {"analysis", "cohort", "cli", "model"},
+    "cohort": {"analysis", "cli", "model"},
+    "analysis": {"cli", "cohort"},
+}
+
+
+def imported(path: Path) -> set[str]:
+    """The second component of every ``bayesnet.x`` module a file imports (anywhere in it)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bayesnet."):
+            names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("bayesnet."))
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_does_not_import_the_layers_above_it(layer):
+    files = sorted((PACKAGE / layer).glob("*.py"))
+    assert files
+    for path in files:
+        wrong = imported(path) & FORBIDDEN[layer]
+        assert not wrong, f"{path.relative_to(PACKAGE)} imports {', '.join(sorted(wrong))}"
+
+
+def test_no_module_is_left_in_the_flat_package_but_the_public_ones():
+    flat = {p.name for p in PACKAGE.glob("*.py")}
+    assert flat == {"__init__.py", "__main__.py", "errors.py", "model.py"}
