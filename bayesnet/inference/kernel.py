@@ -2,24 +2,36 @@
 
 A single query on the real network is a few thousand multiply-adds. Written as array operations it
 costs a hundred or more numpy calls, and their overhead, not the arithmetic, sets the time. This
-module does the same exact computation as :mod:`bayesnet.inference.engine` in one function compiled by numba:
+module does the same exact computation as :mod:`bayesnet.inference.engine` in machine code compiled by numba,
+:func:`query_one`, whose steps are the functions named here:
 
-1. Findings are read once: a finding with ``lam0 = lam1`` is a constant; a negative one is a constant
-   and a factor ``1 - p_kj`` on each cause's *present* weight; the others (positive or soft) are
-   *slots*, with weights ``w0`` (no cause activated it; the leak may still have) and ``w1``.
-2. For each hub configuration ``a`` (see :mod:`bayesnet.inference.context`) each condition has weights
-   ``h0 = P(absent | a, s) mu0`` and ``h1 = P(present | a, s) u mu1`` (``s`` its satellite's state,
-   ``u`` the product of its negative findings' factors), normalised to ``q0 + q1 = 1``.
+1. Findings are read once (:func:`_read_findings`): a finding with ``lam0 = lam1`` is a constant; a
+   negative one is a constant and a factor ``1 - p_kj`` on each cause's *present* weight; the others
+   (positive or soft) are *slots*, with weights ``w0`` (no cause activated it; the leak may still
+   have) and ``w1``. The conditions' evidence is scaled (:func:`_scale_conditions`) and the context
+   weighed (:func:`_weigh_context`).
+2. For each hub configuration ``a`` (see :mod:`bayesnet.inference.context`; its weight :func:`_hub_weight`)
+   each condition has weights ``h0 = P(absent | a, s) mu0`` and ``h1 = P(present | a, s) u mu1``
+   (``s`` its satellite's state, ``u`` the product of its negative findings' factors), normalised to
+   ``q0 + q1 = 1`` (:func:`_condition_weights`), and each satellite a distribution given the hub
+   (:func:`_satellite_mix`).
 3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.inference.sweep` gives the method): the
    state is a vector over which open slots some present cause has already activated, one bit per
    slot, each slot open only between its first and its last cause. A satellite group is visited as
    a block, with one state vector per satellite state; with more than ``GREEDY_SLOTS`` slots the
    blocks are ordered greedily to keep few slots open (a group's members keep their index order).
-   Every number added is non-negative, so nothing cancels for any number of positive findings.
-4. A backward pass gives each swept condition's posterior, and each swept group's satellite
-   posterior, as a ratio of two inner products taken at the same step, so the power-of-two rescaling
-   that keeps the vectors away from underflow cancels exactly.
-5. The conditions not swept have closed forms; the hub configurations are combined in log space.
+   The program is planned once (:func:`_sweep_edges`, :func:`_sweep_blocks`, :func:`_greedy_order`,
+   :func:`_sweep_program`) and run for each hub configuration (:func:`_sweep`). Every number added
+   is non-negative, so nothing cancels for any number of positive findings.
+4. A backward pass (:func:`_backward_pass`) gives each swept condition's posterior, and each swept
+   group's satellite posterior, as a ratio of two inner products taken at the same step, so the
+   power-of-two rescaling that keeps the vectors away from underflow cancels exactly.
+5. The conditions not swept have closed forms (:func:`_closed_forms`); the hub configurations are
+   combined in log space (:func:`_combine`).
+
+The steps are grouped in phases (:func:`_read_evidence`, :func:`_plan_sweep`,
+:func:`_hub_configurations`, :func:`_combine`) between which :func:`query_one` allocates the arrays
+they fill; ``_step`` and ``_phase`` below say how they are compiled.
 
 The kernel returns a status: answered, evidence impossible (found before the sweep: a finding or
 context node that nothing can explain), or *declined*: more slots open at once than ``MAX_OPEN``,
@@ -186,7 +198,20 @@ def _in_threads(work, rows: int, workers: int) -> None:
         list(pool.map(work, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]))
 
 
-@njit(nogil=True)
+#: How the steps of :func:`query_one` are compiled. A step is a small function that allocates nothing:
+#: it fills arrays that ``query_one`` allocates. Steps are inlined (numba's ``inline="always"``) into
+#: the phase that calls them, and phases are compiled without numba's reference counting
+#: (``_nrt=False``, which is allowed where nothing is allocated), so that the machine code is that of
+#: one function, as before the steps were split out. Compiled as separate calls instead, the steps
+#: made cheap queries 10-40 % slower: with reference counting, every array argument of every call is
+#: an atomic increment and decrement (the sweep's steps run once per hub configuration and call
+#: :func:`_activate` and :func:`_rescale` at each step of the program); without it, the arguments,
+#: over a hundred machine words for the sweep, are copied at each call.
+_step = njit(nogil=True, _nrt=False, inline="always")
+_phase = njit(nogil=True, _nrt=False)
+
+
+@_step
 def _rescale(state, rows, log_scale):
     """Multiply ``state[:rows]`` by a power of two if its largest entry is below ``RESCALE_BELOW``;
     returns the new log scale and whether the largest entry was at least ``FLOOR``."""
@@ -207,7 +232,7 @@ def _rescale(state, rows, log_scale):
     return log_scale, True
 
 
-@njit(nogil=True)
+@_step
 def _activate(vector, bits, probabilities, first, last):
     """In place: each edge ``e`` in ``first:last`` fires its slot's bit with its probability."""
     size = vector.shape[0]
@@ -222,7 +247,7 @@ def _activate(vector, bits, probabilities, first, last):
                 vector[x] = keep * v
 
 
-@njit(nogil=True)
+@_step
 def _activate_adjoint(vector, bits, probabilities, first, last):
     """In place: the transpose of :func:`_activate` (the edges act on distinct bits, so they commute)."""
     size = vector.shape[0]
@@ -235,6 +260,605 @@ def _activate_adjoint(vector, bits, probabilities, first, last):
                 vector[x] = keep * vector[x] + p * vector[x | bit]
 
 
+
+
+@_step
+def _unanswered(status):
+    """The status and log P(evidence) returned for a query not answered: -inf if impossible, else 0."""
+    if status == IMPOSSIBLE:
+        return IMPOSSIBLE, -np.inf
+    return status, 0.0
+
+
+# ---------------------------------------------------------------------------- 1. the evidence, read once
+@_step
+def _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding, w0, w1):
+    """Step 1: each finding as a constant (into the log constant), a negative (its factors into ``u``)
+    or a slot (``slot_finding``, ``w0``, ``w1``); returns status, log constant and number of slots."""
+    m = findings.shape[0]
+    log_const = 0.0
+    M = 0
+    for k in range(m):
+        l0 = findings[k, 0]
+        l1 = findings[k, 1]
+        if l0 == l1:
+            log_const += math.log(l0)
+        elif l1 == 0.0:
+            keep = 1.0 - leak[k]
+            if keep == 0.0:
+                return IMPOSSIBLE, 0.0, 0
+            log_const += math.log(l0) + math.log(keep)
+            for e in range(cause_start[k], cause_start[k + 1]):
+                u[cause[e]] *= 1.0 - cause_p[e]
+        else:
+            a0 = l1 * leak[k] + l0 * (1.0 - leak[k])
+            top = max(a0, l1)
+            log_const += math.log(top)
+            if cause_start[k] == cause_start[k + 1]:  # nothing in the network can activate it
+                if a0 == 0.0:
+                    return IMPOSSIBLE, 0.0, 0
+                log_const += math.log(a0 / top)
+                continue
+            slot_finding[M] = k
+            w0[M] = a0 / top
+            w1[M] = l1 / top
+            M += 1
+    for j in range(u.shape[0]):
+        if 0.0 < u[j] < TINY:
+            return DECLINED, 0.0, 0
+    return ANSWERED, log_const, M
+
+
+@_step
+def _scale_conditions(conditions, mu0, mu1, log_const):
+    """The conditions' evidence scaled to at most 1 into ``mu0``, ``mu1``; returns ``log_const`` plus the logs of the scales."""
+    for j in range(conditions.shape[0]):
+        top = max(conditions[j, 0], conditions[j, 1])
+        log_const += math.log(top)
+        mu0[j] = conditions[j, 0] / top
+        mu1[j] = conditions[j, 1] / top
+    return log_const
+
+
+@_step
+def _weigh_context(prior, context, unused_start, unused_stop, weight, log_const):
+    """Each context state's prior times its likelihood into ``weight``; the nodes no condition depends on
+    are summed out into the log constant. Returns status and ``log_const``."""
+    for t in range(prior.shape[0]):
+        weight[t] = prior[t] * context[t]
+    for r in range(unused_start.shape[0]):
+        total = 0.0
+        for t in range(unused_start[r], unused_stop[r]):
+            total += weight[t]
+        if total == 0.0:
+            return IMPOSSIBLE, log_const
+        log_const += math.log(total)
+    return ANSWERED, log_const
+
+
+@_phase
+def _read_evidence(prior, context, conditions, findings, unused_start, unused_stop, leak, cause_start, cause,
+                   cause_p, u, slot_finding, w0, w1, mu0, mu1, weight):
+    """Step 1, the evidence read once: findings, the conditions' evidence, context; returns status, log
+    constant and number of slots."""
+    status, log_const, M = _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding, w0, w1)
+    if status != ANSWERED:
+        return status, 0.0, 0
+    log_const = _scale_conditions(conditions, mu0, mu1, log_const)
+    status, log_const = _weigh_context(prior, context, unused_start, unused_stop, weight, log_const)
+    return status, log_const, M
+
+
+# ---------------------------------------------------------------------------- the sweep's program
+@_step
+def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_slot, edge_p, remaining, swept, fill):
+    """The edges from conditions to slots, grouped by condition: ``edge_start`` ``(n + 1,)``, each
+    edge's slot and link probability, each slot's number of edges (``remaining``) and ``swept``
+    (the conditions with any edge). ``fill`` ``(n,)`` is scratch."""
+    n = swept.shape[0]
+    edge_count = fill
+    for j in range(n):
+        edge_count[j] = 0
+    for q in range(M):
+        k = slot_finding[q]
+        for e in range(cause_start[k], cause_start[k + 1]):
+            edge_count[cause[e]] += 1
+    edge_start[0] = 0
+    for j in range(n):
+        edge_start[j + 1] = edge_start[j] + edge_count[j]
+        swept[j] = edge_count[j] > 0
+    n_edges = edge_start[n]
+    for j in range(n):
+        fill[j] = edge_start[j]
+    for q in range(M):
+        k = slot_finding[q]
+        for e in range(cause_start[k], cause_start[k + 1]):
+            j = cause[e]
+            edge_slot[fill[j]] = q
+            edge_p[fill[j]] = cause_p[e]
+            fill[j] += 1
+    for q in range(M):
+        remaining[q] = 0
+    for e in range(n_edges):
+        remaining[edge_slot[e]] += 1
+
+
+@_step
+def _sweep_blocks(swept, group, G, block_group, block_first, block_stop, block_members):
+    """The blocks swept: each swept condition outside the groups alone, then each group with a swept
+    member, as each block's group (-1: none) and its range in ``block_members``; returns the number of
+    blocks and of members."""
+    n = group.shape[0]
+    B = 0
+    member_count = 0
+    for j in range(n):
+        if swept[j] and group[j] < 0:
+            block_group[B] = -1
+            block_first[B] = member_count
+            block_members[member_count] = j
+            member_count += 1
+            B += 1
+    for g in range(G):
+        first = member_count
+        for j in range(n):
+            if swept[j] and group[j] == g:
+                block_members[member_count] = j
+                member_count += 1
+        if member_count > first:
+            block_group[B] = g
+            block_first[B] = first
+            B += 1
+    for b in range(B):
+        block_stop[b] = block_first[b + 1] if b + 1 < B else member_count
+    return B, member_count
+
+
+@_step
+def _greedy_order(B, M, block_first, block_stop, block_members, edge_start, edge_slot, remaining, order, count,
+                  left, is_open, rest):
+    """The blocks in greedy order: next the block with the fewest slots open while it is swept, then
+    the fewest left open after it, into ``order``. ``count`` ``(B, M)`` or larger, ``left``, ``is_open``
+    and ``rest`` are scratch."""
+    for b in range(B):
+        for q in range(M):
+            count[b, q] = 0
+    for b in range(B):
+        for i in range(block_first[b], block_stop[b]):
+            j = block_members[i]
+            for e in range(edge_start[j], edge_start[j + 1]):
+                count[b, edge_slot[e]] += 1
+    for b in range(B):
+        left[b] = True
+    for q in range(M):
+        is_open[q] = False
+        rest[q] = remaining[q]
+    for position in range(B):
+        best = -1
+        best_key = 0
+        for b in range(B):
+            if not left[b]:
+                continue
+            opened = 0
+            after = 0
+            for q in range(M):
+                if is_open[q] or count[b, q] > 0:
+                    opened += 1
+                    if rest[q] - count[b, q] != 0:
+                        after += 1
+            key = opened * (M + 1) + after
+            if best < 0 or key < best_key:
+                best = b
+                best_key = key
+        order[position] = best
+        left[best] = False
+        for q in range(M):
+            rest[q] -= count[best, q]
+            is_open[q] = (is_open[q] or count[best, q] > 0) and rest[q] != 0
+
+
+@_step
+def _sweep_program(B, M, order, block_group, block_first, block_stop, block_members, edge_start, edge_slot,
+                   remaining, step_kind, step_index, step_bit, edge_bit, register_of, register_used, rest):
+    """The sweep's steps (kind, index, bit: enter a group; a condition, with the slots it opens; close a
+    slot; exit a group) and each edge's register bit, with a register for each open slot; returns the
+    number of steps and the most slots open at once (past ``MAX_OPEN`` it stops: the query is declined)."""
+    for t in range(step_bit.shape[0]):
+        step_bit[t] = 0
+    for q in range(M):
+        register_of[q] = -1
+        rest[q] = remaining[q]
+    for r in range(register_used.shape[0]):
+        register_used[r] = False
+    n_open = 0
+    peak = 0
+    n_steps = 0
+    for position in range(B):
+        b = order[position]
+        g = block_group[b]
+        if g >= 0:
+            step_kind[n_steps] = _ENTER
+            step_index[n_steps] = g
+            n_steps += 1
+        for i in range(block_first[b], block_stop[b]):
+            j = block_members[i]
+            opened = 0
+            for e in range(edge_start[j], edge_start[j + 1]):
+                q = edge_slot[e]
+                if register_of[q] < 0:
+                    r = 0
+                    while register_used[r]:
+                        r += 1
+                    register_used[r] = True
+                    register_of[q] = r
+                    n_open += 1
+                    if n_open > peak:
+                        peak = n_open
+                        if peak > MAX_OPEN:
+                            return n_steps, peak
+                    opened |= 1 << r
+                edge_bit[e] = 1 << register_of[q]
+            step_kind[n_steps] = _COND
+            step_index[n_steps] = j
+            step_bit[n_steps] = opened  # the slots this condition opens
+            n_steps += 1
+            for e in range(edge_start[j], edge_start[j + 1]):
+                q = edge_slot[e]
+                rest[q] -= 1
+                if rest[q] == 0:
+                    step_kind[n_steps] = _CLOSE
+                    step_index[n_steps] = q
+                    step_bit[n_steps] = 1 << register_of[q]
+                    n_steps += 1
+                    register_used[register_of[q]] = False
+                    n_open -= 1
+        if g >= 0:
+            step_kind[n_steps] = _EXIT
+            step_index[n_steps] = g
+            n_steps += 1
+    return n_steps, peak
+
+
+@_phase
+def _plan_sweep(slot_finding, M, cause_start, cause, cause_p, group, G, edge_start, edge_slot, edge_p, remaining,
+                swept, scratch, block_group, block_first, block_stop, block_members, order, count, left, is_open,
+                step_kind, step_index, step_bit, edge_bit, register_of, register_used):
+    """The sweep's program, planned once for every hub configuration: edges, blocks, their order (greedy
+    with more than ``GREEDY_SLOTS`` slots), steps; returns the number of steps, the most slots open at
+    once and the number of swept conditions."""
+    _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_slot, edge_p, remaining, swept,
+                 scratch)
+    B, member_count = _sweep_blocks(swept, group, G, block_group, block_first, block_stop, block_members)
+    if M > GREEDY_SLOTS and B > 1:
+        _greedy_order(B, M, block_first, block_stop, block_members, edge_start, edge_slot, remaining, order, count,
+                      left, is_open, scratch)
+    n_steps, peak = _sweep_program(B, M, order, block_group, block_first, block_stop, block_members, edge_start,
+                                   edge_slot, remaining, step_kind, step_index, step_bit, edge_bit, register_of,
+                                   register_used, scratch)
+    return n_steps, peak, member_count
+
+
+# ---------------------------------------------------------------------------- 2. one hub configuration's weights
+@_step
+def _hub_weight(weight, hub_index, a):
+    """log of hub configuration ``a``'s weight: its states' priors times their likelihoods (-inf if zero)."""
+    log_w = 0.0
+    for h in range(hub_index.shape[1]):
+        x = weight[hub_index[a, h]]
+        if x == 0.0:
+            return -np.inf
+        log_w += math.log(x)
+    return log_w
+
+
+@_step
+def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_size, q0, q1, norm):
+    """Step 2: each condition's weights ``h0``, ``h1`` given the hub (and satellite state), their sum into
+    ``norm`` and their shares into ``q0``, ``q1``; returns status and the log of the plain conditions'
+    sums (-inf: this hub configuration is impossible)."""
+    product = 1.0
+    log_f = 0.0
+    for j in range(u.shape[0]):
+        g = group[j]
+        states = satellite_size[g] if g >= 0 else 1
+        for s in range(states):
+            h0 = p_absent[a, j, s] * mu0[j]
+            h1 = p_present[a, j, s] * u[j] * mu1[j]
+            f = h0 + h1
+            norm[j, s] = f
+            if f < TINY:
+                exact_zero = (p_absent[a, j, s] == 0.0 or mu0[j] == 0.0) and (
+                    p_present[a, j, s] == 0.0 or u[j] == 0.0 or mu1[j] == 0.0)
+                if not exact_zero:
+                    return DECLINED, 0.0
+                q0[j, s] = 0.0
+                q1[j, s] = 0.0
+                continue
+            q0[j, s] = h0 / f
+            q1[j, s] = h1 / f
+        if g < 0:
+            product *= norm[j, 0]
+            if product < TINY:
+                if product == 0.0:
+                    return ANSWERED, -np.inf
+                log_f += math.log(product)
+                product = 1.0
+    log_f += math.log(product)
+    return ANSWERED, log_f
+
+
+@_step
+def _satellite_mix(weight, satellite_index, satellite_size, group, norm, mix, log_f):
+    """Each satellite state's weight given the hub: prior times likelihood times its members' ``norm``,
+    normalised into ``mix``; returns status and ``log_f`` plus the logs of the totals (-inf: impossible)."""
+    G = satellite_index.shape[0]
+    for g in range(G):
+        for s in range(satellite_size[g]):
+            mix[g, s] = weight[satellite_index[g, s]]
+    for j in range(group.shape[0]):
+        g = group[j]
+        if g >= 0:
+            for s in range(satellite_size[g]):
+                mix[g, s] *= norm[j, s]
+                if 0.0 < mix[g, s] < TINY:
+                    return DECLINED, 0.0
+    for g in range(G):
+        total = 0.0
+        for s in range(satellite_size[g]):
+            total += mix[g, s]
+        if total == 0.0:
+            return ANSWERED, -np.inf
+        if total < TINY:
+            return DECLINED, 0.0
+        log_f += math.log(total)
+        for s in range(satellite_size[g]):
+            mix[g, s] /= total
+    return ANSWERED, log_f
+
+
+# ---------------------------------------------------------------------------- 3. the sweep, 4. the backward pass
+@_step
+def _sweep(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1, edge_bit, edge_p,
+           edge_start, alpha, work, stored, stored_at, exits):
+    """Step 3: the forward state vectors ``alpha`` through the steps, keeping each swept condition's
+    input in ``stored`` and each group's vectors at its exit in ``exits``; returns whether every
+    rescaling stayed above ``FLOOR``, and the log scale (the sum is ``alpha[0, 0]`` times its exp)."""
+    size = alpha.shape[1]
+    alpha[:, :] = 0.0
+    alpha[0, 0] = 1.0
+    rows = 1
+    log_scale = 0.0
+    c = 0
+    for t in range(n_steps):
+        kind = step_kind[t]
+        if kind == _ENTER:
+            g = step_index[t]
+            rows = satellite_size[g]
+            for s in range(rows - 1, -1, -1):
+                for x in range(size):
+                    alpha[s, x] = alpha[0, x] * mix[g, s]
+        elif kind == _COND:
+            j = step_index[t]
+            stored_at[j] = c
+            for s in range(rows):
+                for x in range(size):
+                    stored[c, s, x] = alpha[s, x]
+                    work[x] = alpha[s, x]
+                _activate(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
+                a0 = q0[j, s]
+                a1 = q1[j, s]
+                for x in range(size):
+                    alpha[s, x] = a0 * alpha[s, x] + a1 * work[x]
+            c += 1
+        elif kind == _CLOSE:
+            bit = step_bit[t]
+            z0 = w0[step_index[t]]
+            z1 = w1[step_index[t]]
+            for s in range(rows):
+                for x in range(size):
+                    if x & bit == 0:
+                        alpha[s, x] = z0 * alpha[s, x] + z1 * alpha[s, x | bit]
+                        alpha[s, x | bit] = 0.0
+            log_scale, safe = _rescale(alpha, rows, log_scale)
+            if not safe:
+                return False, 0.0
+        else:  # exit
+            g = step_index[t]
+            for s in range(rows):
+                for x in range(size):
+                    exits[g, s, x] = alpha[s, x]
+            for x in range(size):
+                total = 0.0
+                for s in range(rows):
+                    total += alpha[s, x]
+                alpha[0, x] = total
+            for s in range(1, rows):
+                for x in range(size):
+                    alpha[s, x] = 0.0
+            rows = 1
+    return True, log_scale
+
+
+@_step
+def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1, edge_bit,
+                   edge_p, edge_start, beta, work, stored, stored_at, exits, satellite, by_hub, a):
+    """Step 4: back through the steps, each swept condition's posterior given the hub into ``by_hub[a]``
+    and each swept group's satellite posterior into ``satellite`` (other groups: ``mix``), as ratios
+    of inner products taken at the same step; returns False where one is below ``FLOOR_INNER``."""
+    size = beta.shape[1]
+    beta[:, :] = 0.0
+    beta[0, 0] = 1.0
+    rows = 1
+    log_scale = 0.0
+    for g in range(satellite.shape[0]):
+        for s in range(satellite_size[g]):
+            satellite[g, s] = mix[g, s]
+    for t in range(n_steps - 1, -1, -1):
+        kind = step_kind[t]
+        if kind == _EXIT:
+            g = step_index[t]
+            rows = satellite_size[g]
+            total = 0.0
+            for s in range(rows):
+                inner = 0.0
+                for x in range(size):
+                    inner += beta[0, x] * exits[g, s, x]
+                satellite[g, s] = inner
+                total += inner
+            if total < FLOOR_INNER:
+                return False
+            for s in range(rows):
+                satellite[g, s] /= total
+            for s in range(1, rows):
+                for x in range(size):
+                    beta[s, x] = beta[0, x]
+        elif kind == _CLOSE:
+            bit = step_bit[t]
+            z0 = w0[step_index[t]]
+            z1 = w1[step_index[t]]
+            for s in range(rows):
+                for x in range(size):
+                    if x & bit == 0:
+                        v = beta[s, x]
+                        beta[s, x] = z0 * v
+                        beta[s, x | bit] = z1 * v
+            log_scale, safe = _rescale(beta, rows, log_scale)
+        elif kind == _COND:
+            j = step_index[t]
+            c = stored_at[j]
+            numerator = 0.0
+            denominator = 0.0
+            for s in range(rows):
+                for x in range(size):
+                    work[x] = stored[c, s, x]
+                _activate(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
+                fired = 0.0
+                still = 0.0
+                for x in range(size):
+                    fired += beta[s, x] * work[x]
+                    still += beta[s, x] * stored[c, s, x]
+                numerator += q1[j, s] * fired
+                denominator += q0[j, s] * still + q1[j, s] * fired
+            if denominator < FLOOR_INNER:
+                return False
+            by_hub[a, j] = numerator / denominator
+            for s in range(rows):
+                for x in range(size):
+                    work[x] = beta[s, x]
+                _activate_adjoint(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
+                a0 = q0[j, s]
+                a1 = q1[j, s]
+                for x in range(size):
+                    beta[s, x] = a0 * beta[s, x] + a1 * work[x]
+            # before this step the slots it opens are not activated: clear those entries, so
+            # that the rescaling sees only entries that can still meet the forward vector
+            opened = step_bit[t]
+            if opened:
+                for s in range(rows):
+                    for x in range(size):
+                        if x & opened:
+                            beta[s, x] = 0.0
+            log_scale, safe = _rescale(beta, rows, log_scale)
+            if not safe:
+                return False
+        else:  # enter
+            g = step_index[t]
+            for x in range(size):
+                total = 0.0
+                for s in range(rows):
+                    total += mix[g, s] * beta[s, x]
+                beta[0, x] = total
+            for s in range(1, rows):
+                for x in range(size):
+                    beta[s, x] = 0.0
+            rows = 1
+    return True
+
+
+# ---------------------------------------------------------------------------- 5. closed forms, combined
+@_step
+def _closed_forms(swept, group, satellite_size, satellite, q1, by_hub, a):
+    """Step 5: each condition not swept, given the hub, into ``by_hub[a]``: ``q1``, averaged over the
+    satellite's posterior for a group member."""
+    for j in range(group.shape[0]):
+        if swept[j]:
+            continue
+        g = group[j]
+        if g < 0:
+            by_hub[a, j] = q1[j, 0]
+        else:
+            total = 0.0
+            for s in range(satellite_size[g]):
+                total += satellite[g, s] * q1[j, s]
+            by_hub[a, j] = total
+
+
+@_phase
+def _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u, mu0, mu1,
+                        w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p, edge_start,
+                        log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work, stored, stored_at, exits):
+    """Steps 2 to 5 for each hub configuration ``a``: its weight, the conditions' and satellites'
+    weights, the sweep, the backward pass and the closed forms, into ``log_total[a]`` and ``by_hub[a]``;
+    returns the status (answered, or declined)."""
+    for a in range(hub_index.shape[0]):
+        log_w = _hub_weight(weight, hub_index, a)
+        if log_w == -np.inf:
+            continue
+        status, log_f = _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_size, q0, q1, norm)
+        if status != ANSWERED:
+            return status
+        if log_f == -np.inf:
+            continue
+        status, log_f = _satellite_mix(weight, satellite_index, satellite_size, group, norm, mix, log_f)
+        if status != ANSWERED:
+            return status
+        if log_f == -np.inf:
+            continue
+        safe, log_scale = _sweep(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1,
+                                 edge_bit, edge_p, edge_start, alpha, work, stored, stored_at, exits)
+        if not safe:
+            return DECLINED
+        log_total[a] = log_w + log_f + log_scale + math.log(alpha[0, 0])
+        if not _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1,
+                              edge_bit, edge_p, edge_start, beta, work, stored, stored_at, exits, satellite,
+                              by_hub, a):
+            return DECLINED
+        _closed_forms(swept, group, satellite_size, satellite, q1, by_hub, a)
+    return ANSWERED
+
+
+@_phase
+def _combine(log_total, by_hub, conditions, log_const, share, posterior):
+    """Step 5: the hub configurations' posteriors averaged with weights ``exp(log_total)`` (in log
+    space) into ``posterior``, hard evidence on a condition kept exact (``share`` ``(A,)`` is scratch);
+    returns status and log P(evidence)."""
+    A = log_total.shape[0]
+    top = -np.inf
+    for a in range(A):
+        if log_total[a] > top:
+            top = log_total[a]
+    if top == -np.inf:
+        return IMPOSSIBLE, -np.inf
+    total = 0.0
+    for a in range(A):
+        share[a] = 0.0
+        if log_total[a] > -np.inf:
+            share[a] = math.exp(log_total[a] - top)
+            total += share[a]
+    for j in range(posterior.shape[0]):
+        value = 0.0
+        for a in range(A):
+            if share[a] > 0.0:
+                value += share[a] * by_hub[a, j]
+        value /= total
+        if conditions[j, 0] == 0.0:
+            value = 1.0
+        elif conditions[j, 1] == 0.0:
+            value = 0.0
+        posterior[j] = min(max(value, 0.0), 1.0)
+    return ANSWERED, log_const + top + math.log(total)
+
+
+# ---------------------------------------------------------------------------- one evidence set
 @njit(nogil=True)
 def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
               p_absent, p_present, leak, cause_start, cause, cause_p,
@@ -267,209 +891,53 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     A, n, W = p_absent.shape
     m = findings.shape[0]
     G = satellite_index.shape[0]
-    log_const = 0.0
+    E = cause.shape[0]
 
-    # ---- findings: constants, negatives (absorbed as u), slots
+    # 1. the evidence: findings (constants, negatives as u, slots), conditions, context
     u = np.ones(n)
     slot_finding = np.empty(m, np.int64)
     w0 = np.empty(m)
     w1 = np.empty(m)
-    M = 0
-    for k in range(m):
-        l0 = findings[k, 0]
-        l1 = findings[k, 1]
-        if l0 == l1:
-            log_const += math.log(l0)
-        elif l1 == 0.0:
-            keep = 1.0 - leak[k]
-            if keep == 0.0:
-                return IMPOSSIBLE, -np.inf
-            log_const += math.log(l0) + math.log(keep)
-            for e in range(cause_start[k], cause_start[k + 1]):
-                u[cause[e]] *= 1.0 - cause_p[e]
-        else:
-            a0 = l1 * leak[k] + l0 * (1.0 - leak[k])
-            top = max(a0, l1)
-            log_const += math.log(top)
-            if cause_start[k] == cause_start[k + 1]:  # nothing in the network can activate it
-                if a0 == 0.0:
-                    return IMPOSSIBLE, -np.inf
-                log_const += math.log(a0 / top)
-                continue
-            slot_finding[M] = k
-            w0[M] = a0 / top
-            w1[M] = l1 / top
-            M += 1
-    for j in range(n):
-        if 0.0 < u[j] < TINY:
-            return DECLINED, 0.0
-
-    # ---- the conditions' evidence, scaled to at most 1
     mu0 = np.empty(n)
     mu1 = np.empty(n)
-    for j in range(n):
-        top = max(conditions[j, 0], conditions[j, 1])
-        log_const += math.log(top)
-        mu0[j] = conditions[j, 0] / top
-        mu1[j] = conditions[j, 1] / top
-
-    # ---- the context
     weight = np.empty(prior.shape[0])
-    for t in range(prior.shape[0]):
-        weight[t] = prior[t] * context[t]
-    for r in range(unused_start.shape[0]):
-        total = 0.0
-        for t in range(unused_start[r], unused_stop[r]):
-            total += weight[t]
-        if total == 0.0:
-            return IMPOSSIBLE, -np.inf
-        log_const += math.log(total)
+    status, log_const, M = _read_evidence(prior, context, conditions, findings, unused_start, unused_stop, leak,
+                                          cause_start, cause, cause_p, u, slot_finding, w0, w1, mu0, mu1, weight)
+    if status != ANSWERED:
+        return _unanswered(status)
 
-    # ---- the sweep's program: which conditions, in which order, with which slots open
-    edge_count = np.zeros(n, np.int64)
-    for q in range(M):
-        k = slot_finding[q]
-        for e in range(cause_start[k], cause_start[k + 1]):
-            edge_count[cause[e]] += 1
-    edge_start = np.zeros(n + 1, np.int64)
-    for j in range(n):
-        edge_start[j + 1] = edge_start[j] + edge_count[j]
-    n_edges = edge_start[n]
-    edge_slot = np.empty(n_edges, np.int64)
-    edge_p = np.empty(n_edges)
-    fill = edge_start[:n].copy()
-    for q in range(M):
-        k = slot_finding[q]
-        for e in range(cause_start[k], cause_start[k + 1]):
-            j = cause[e]
-            edge_slot[fill[j]] = q
-            edge_p[fill[j]] = cause_p[e]
-            fill[j] += 1
-    swept = edge_count > 0
-
-    # blocks: each swept plain condition, then each group with a swept member
+    # the sweep's program: which conditions, in which order, with which slots open (sizes: at most)
+    greedy = M > GREEDY_SLOTS
+    n_steps_max = 2 * G + n + M
+    edge_start = np.empty(n + 1, np.int64)
+    edge_slot = np.empty(E, np.int64)
+    edge_p = np.empty(E)
+    edge_bit = np.empty(E, np.int64)
+    remaining = np.empty(m, np.int64)
+    swept = np.empty(n, np.bool_)
+    scratch = np.empty(max(n, m), np.int64)
     block_group = np.empty(n, np.int64)
     block_first = np.empty(n, np.int64)
+    block_stop = np.empty(n, np.int64)
     block_members = np.empty(n, np.int64)
-    B = 0
-    member_count = 0
-    for j in range(n):
-        if swept[j] and group[j] < 0:
-            block_group[B] = -1
-            block_first[B] = member_count
-            block_members[member_count] = j
-            member_count += 1
-            B += 1
-    for g in range(G):
-        first = member_count
-        for j in range(n):
-            if swept[j] and group[j] == g:
-                block_members[member_count] = j
-                member_count += 1
-        if member_count > first:
-            block_group[B] = g
-            block_first[B] = first
-            B += 1
-    block_stop = np.empty(B, np.int64)
-    for b in range(B):
-        block_stop[b] = block_first[b + 1] if b + 1 < B else member_count
-
-    # the order of the blocks: greedy on the number of slots open, when there are many slots
-    order = np.arange(B)
-    remaining = np.zeros(M, np.int64)
-    for e in range(n_edges):
-        remaining[edge_slot[e]] += 1
-    if M > GREEDY_SLOTS and B > 1:
-        count = np.zeros((B, M), np.int64)
-        for b in range(B):
-            for i in range(block_first[b], block_stop[b]):
-                j = block_members[i]
-                for e in range(edge_start[j], edge_start[j + 1]):
-                    count[b, edge_slot[e]] += 1
-        left = np.ones(B, np.bool_)
-        is_open = np.zeros(M, np.bool_)
-        rest = remaining.copy()
-        for position in range(B):
-            best = -1
-            best_key = 0
-            for b in range(B):
-                if not left[b]:
-                    continue
-                opened = 0
-                after = 0
-                for q in range(M):
-                    if is_open[q] or count[b, q] > 0:
-                        opened += 1
-                        if rest[q] - count[b, q] != 0:
-                            after += 1
-                key = opened * (M + 1) + after
-                if best < 0 or key < best_key:
-                    best = b
-                    best_key = key
-            order[position] = best
-            left[best] = False
-            for q in range(M):
-                rest[q] -= count[best, q]
-                is_open[q] = (is_open[q] or count[best, q] > 0) and rest[q] != 0
-
-    # steps: (kind, index, extra); registers for the open slots; edges as (bit, p) per condition
-    n_steps_max = 2 * G + member_count + M
+    order = np.arange(n)
+    count = np.empty((n if greedy else 0, M if greedy else 0), np.int64)
+    left = np.empty(n if greedy else 0, np.bool_)
+    is_open = np.empty(M if greedy else 0, np.bool_)
     step_kind = np.empty(n_steps_max, np.int64)
     step_index = np.empty(n_steps_max, np.int64)
-    step_bit = np.zeros(n_steps_max, np.int64)
-    edge_bit = np.empty(n_edges, np.int64)
-    register_of = np.full(M, -1, np.int64)
-    register_used = np.zeros(64, np.bool_)
-    rest = remaining.copy()
-    n_open = 0
-    peak = 0
-    n_steps = 0
-    for position in range(B):
-        b = order[position]
-        g = block_group[b]
-        if g >= 0:
-            step_kind[n_steps] = _ENTER
-            step_index[n_steps] = g
-            n_steps += 1
-        for i in range(block_first[b], block_stop[b]):
-            j = block_members[i]
-            opened = 0
-            for e in range(edge_start[j], edge_start[j + 1]):
-                q = edge_slot[e]
-                if register_of[q] < 0:
-                    r = 0
-                    while register_used[r]:
-                        r += 1
-                    register_used[r] = True
-                    register_of[q] = r
-                    n_open += 1
-                    if n_open > peak:
-                        peak = n_open
-                        if peak > MAX_OPEN:
-                            return DECLINED, 0.0
-                    opened |= 1 << r
-                edge_bit[e] = 1 << register_of[q]
-            step_kind[n_steps] = _COND
-            step_index[n_steps] = j
-            step_bit[n_steps] = opened  # the slots this condition opens
-            n_steps += 1
-            for e in range(edge_start[j], edge_start[j + 1]):
-                q = edge_slot[e]
-                rest[q] -= 1
-                if rest[q] == 0:
-                    step_kind[n_steps] = _CLOSE
-                    step_index[n_steps] = q
-                    step_bit[n_steps] = 1 << register_of[q]
-                    n_steps += 1
-                    register_used[register_of[q]] = False
-                    n_open -= 1
-        if g >= 0:
-            step_kind[n_steps] = _EXIT
-            step_index[n_steps] = g
-            n_steps += 1
+    step_bit = np.empty(n_steps_max, np.int64)
+    register_of = np.empty(m, np.int64)
+    register_used = np.empty(64, np.bool_)
+    n_steps, peak, member_count = _plan_sweep(
+        slot_finding, M, cause_start, cause, cause_p, group, G, edge_start, edge_slot, edge_p, remaining, swept,
+        scratch, block_group, block_first, block_stop, block_members, order, count, left, is_open, step_kind,
+        step_index, step_bit, edge_bit, register_of, register_used)
+    if peak > MAX_OPEN:
+        return DECLINED, 0.0
     size = 1 << peak
 
-    # ---- per hub configuration
+    # 2.-5. per hub configuration: weights, sweep, backward pass, closed forms
     log_total = np.full(A, -np.inf)
     by_hub = np.zeros((A, n))
     q0 = np.empty((n, W))
@@ -483,254 +951,15 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     stored = np.empty((member_count, W, size))
     stored_at = np.full(n, -1, np.int64)
     exits = np.empty((G, W, size))
-    for a in range(A):
-        log_w = 0.0
-        possible = True
-        for h in range(hub_index.shape[1]):
-            x = weight[hub_index[a, h]]
-            if x == 0.0:
-                possible = False
-                break
-            log_w += math.log(x)
-        if not possible:
-            continue
-        # the conditions' weights; plain ones multiply into the total, grouped ones into the mix
-        product = 1.0
-        log_f = 0.0
-        for j in range(n):
-            g = group[j]
-            states = satellite_size[g] if g >= 0 else 1
-            for s in range(states):
-                h0 = p_absent[a, j, s] * mu0[j]
-                h1 = p_present[a, j, s] * u[j] * mu1[j]
-                f = h0 + h1
-                norm[j, s] = f
-                if f < TINY:
-                    exact_zero = (p_absent[a, j, s] == 0.0 or mu0[j] == 0.0) and (
-                        p_present[a, j, s] == 0.0 or u[j] == 0.0 or mu1[j] == 0.0)
-                    if not exact_zero:
-                        return DECLINED, 0.0
-                    q0[j, s] = 0.0
-                    q1[j, s] = 0.0
-                    continue
-                q0[j, s] = h0 / f
-                q1[j, s] = h1 / f
-            if g < 0:
-                product *= norm[j, 0]
-                if product < TINY:
-                    if product == 0.0:
-                        possible = False
-                        break
-                    log_f += math.log(product)
-                    product = 1.0
-        if not possible:
-            continue
-        log_f += math.log(product)
-        for g in range(G):
-            for s in range(satellite_size[g]):
-                mix[g, s] = weight[satellite_index[g, s]]
-        for j in range(n):
-            g = group[j]
-            if g >= 0:
-                for s in range(satellite_size[g]):
-                    mix[g, s] *= norm[j, s]
-                    if 0.0 < mix[g, s] < TINY:
-                        return DECLINED, 0.0
-        for g in range(G):
-            total = 0.0
-            for s in range(satellite_size[g]):
-                total += mix[g, s]
-            if total == 0.0:
-                possible = False
-                break
-            if total < TINY:
-                return DECLINED, 0.0
-            log_f += math.log(total)
-            for s in range(satellite_size[g]):
-                mix[g, s] /= total
-        if not possible:
-            continue
+    status = _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u,
+                                 mu0, mu1, w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p,
+                                 edge_start, log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work,
+                                 stored, stored_at, exits)
+    if status != ANSWERED:
+        return _unanswered(status)
 
-        # forward
-        alpha[:, :] = 0.0
-        alpha[0, 0] = 1.0
-        rows = 1
-        log_scale = 0.0
-        c = 0
-        for t in range(n_steps):
-            kind = step_kind[t]
-            if kind == _ENTER:
-                g = step_index[t]
-                rows = satellite_size[g]
-                for s in range(rows - 1, -1, -1):
-                    for x in range(size):
-                        alpha[s, x] = alpha[0, x] * mix[g, s]
-            elif kind == _COND:
-                j = step_index[t]
-                stored_at[j] = c
-                for s in range(rows):
-                    for x in range(size):
-                        stored[c, s, x] = alpha[s, x]
-                        work[x] = alpha[s, x]
-                    _activate(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
-                    a0 = q0[j, s]
-                    a1 = q1[j, s]
-                    for x in range(size):
-                        alpha[s, x] = a0 * alpha[s, x] + a1 * work[x]
-                c += 1
-            elif kind == _CLOSE:
-                bit = step_bit[t]
-                z0 = w0[step_index[t]]
-                z1 = w1[step_index[t]]
-                for s in range(rows):
-                    for x in range(size):
-                        if x & bit == 0:
-                            alpha[s, x] = z0 * alpha[s, x] + z1 * alpha[s, x | bit]
-                            alpha[s, x | bit] = 0.0
-                log_scale, safe = _rescale(alpha, rows, log_scale)
-                if not safe:
-                    return DECLINED, 0.0
-            else:  # exit
-                g = step_index[t]
-                for s in range(rows):
-                    for x in range(size):
-                        exits[g, s, x] = alpha[s, x]
-                for x in range(size):
-                    total = 0.0
-                    for s in range(rows):
-                        total += alpha[s, x]
-                    alpha[0, x] = total
-                for s in range(1, rows):
-                    for x in range(size):
-                        alpha[s, x] = 0.0
-                rows = 1
-        log_total[a] = log_w + log_f + log_scale + math.log(alpha[0, 0])
-
-        # backward: posteriors as ratios of inner products taken at the same step
-        beta[:, :] = 0.0
-        beta[0, 0] = 1.0
-        rows = 1
-        log_scale = 0.0
-        for g in range(G):
-            for s in range(satellite_size[g]):
-                satellite[g, s] = mix[g, s]
-        for t in range(n_steps - 1, -1, -1):
-            kind = step_kind[t]
-            if kind == _EXIT:
-                g = step_index[t]
-                rows = satellite_size[g]
-                total = 0.0
-                for s in range(rows):
-                    inner = 0.0
-                    for x in range(size):
-                        inner += beta[0, x] * exits[g, s, x]
-                    satellite[g, s] = inner
-                    total += inner
-                if total < FLOOR_INNER:
-                    return DECLINED, 0.0
-                for s in range(rows):
-                    satellite[g, s] /= total
-                for s in range(1, rows):
-                    for x in range(size):
-                        beta[s, x] = beta[0, x]
-            elif kind == _CLOSE:
-                bit = step_bit[t]
-                z0 = w0[step_index[t]]
-                z1 = w1[step_index[t]]
-                for s in range(rows):
-                    for x in range(size):
-                        if x & bit == 0:
-                            v = beta[s, x]
-                            beta[s, x] = z0 * v
-                            beta[s, x | bit] = z1 * v
-                log_scale, safe = _rescale(beta, rows, log_scale)
-            elif kind == _COND:
-                j = step_index[t]
-                c = stored_at[j]
-                numerator = 0.0
-                denominator = 0.0
-                for s in range(rows):
-                    for x in range(size):
-                        work[x] = stored[c, s, x]
-                    _activate(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
-                    fired = 0.0
-                    still = 0.0
-                    for x in range(size):
-                        fired += beta[s, x] * work[x]
-                        still += beta[s, x] * stored[c, s, x]
-                    numerator += q1[j, s] * fired
-                    denominator += q0[j, s] * still + q1[j, s] * fired
-                if denominator < FLOOR_INNER:
-                    return DECLINED, 0.0
-                by_hub[a, j] = numerator / denominator
-                for s in range(rows):
-                    for x in range(size):
-                        work[x] = beta[s, x]
-                    _activate_adjoint(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
-                    a0 = q0[j, s]
-                    a1 = q1[j, s]
-                    for x in range(size):
-                        beta[s, x] = a0 * beta[s, x] + a1 * work[x]
-                # before this step the slots it opens are not activated: clear those entries, so
-                # that the rescaling sees only entries that can still meet the forward vector
-                opened = step_bit[t]
-                if opened:
-                    for s in range(rows):
-                        for x in range(size):
-                            if x & opened:
-                                beta[s, x] = 0.0
-                log_scale, safe = _rescale(beta, rows, log_scale)
-                if not safe:
-                    return DECLINED, 0.0
-            else:  # enter
-                g = step_index[t]
-                for x in range(size):
-                    total = 0.0
-                    for s in range(rows):
-                        total += mix[g, s] * beta[s, x]
-                    beta[0, x] = total
-                for s in range(1, rows):
-                    for x in range(size):
-                        beta[s, x] = 0.0
-                rows = 1
-        # the conditions not swept: closed forms given the hub (and the satellite's posterior)
-        for j in range(n):
-            if swept[j]:
-                continue
-            g = group[j]
-            if g < 0:
-                by_hub[a, j] = q1[j, 0]
-            else:
-                total = 0.0
-                for s in range(satellite_size[g]):
-                    total += satellite[g, s] * q1[j, s]
-                by_hub[a, j] = total
-
-    # ---- combine the hub configurations
-    top = -np.inf
-    for a in range(A):
-        if log_total[a] > top:
-            top = log_total[a]
-    if top == -np.inf:
-        return IMPOSSIBLE, -np.inf
-    share = np.zeros(A)
-    total = 0.0
-    for a in range(A):
-        if log_total[a] > -np.inf:
-            share[a] = math.exp(log_total[a] - top)
-            total += share[a]
-    for j in range(n):
-        value = 0.0
-        for a in range(A):
-            if share[a] > 0.0:
-                value += share[a] * by_hub[a, j]
-        value /= total
-        if conditions[j, 0] == 0.0:
-            value = 1.0
-        elif conditions[j, 1] == 0.0:
-            value = 0.0
-        posterior[j] = min(max(value, 0.0), 1.0)
-    return ANSWERED, log_const + top + math.log(total)
+    # 5. combine the hub configurations
+    return _combine(log_total, by_hub, conditions, log_const, np.empty(A), posterior)
 
 
 @njit(nogil=True)
