@@ -62,7 +62,9 @@ def test_provenance_csv_has_the_required_columns_and_passes_the_quote_check(caps
     checker = SHARED / "tools" / "check_quotes.py"
     if not checker.is_file():
         pytest.skip(f"{checker} is not beside this checkout")
-    result = subprocess.run([sys.executable, str(checker), str(target)], capture_output=True, text=True)
+    sources = Path(__file__).resolve().parent.parent / "priors" / "sources"
+    result = subprocess.run([sys.executable, str(checker), "--sources", str(sources), str(target)],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
 
 

@@ -94,7 +94,12 @@ def test_a_missing_folder_is_named(tmp_path):
 def test_every_parameter_keeps_its_provenance(model):
     table = model.provenance()
     assert len(table) == len(model.knowledge.parameters)
-    assert set(table["kind"]) <= {"reported", "derived", "verbal", "assumed"}
+    assert set(table["kind"]) <= {"reported", "derived", "verbal", "assumed", "literature"}
     assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()
     sourced = table[table["kind"] != "assumed"]
     assert (sourced["source"].str.len() > 0).all() and (sourced["quote"].str.len() > 0).all()
+    # a literature row names a stored excerpt; the seeds' rows it replaces are kept, set aside
+    excerpts = {p.stem for p in (model.knowledge.path / "sources").iterdir()}
+    assert set(table.loc[table["kind"] == "literature", "source"]) <= excerpts
+    replaced = {p.name for p in model.knowledge.set_aside}
+    assert replaced <= set(table["parameter"])

@@ -220,9 +220,9 @@ def test_some_cases_name_a_characteristic_finding():
 
 #: cases whose characteristic finding the current knowledge base does not rank in the top five
 KNOWN_MISSES = {
-    "extraskeletal_osteosarcoma_calf": "post-traumatic myositis ossificans keeps 0.46 in an older patient with a "
-                                       "soft tissue mass (its referral share and its mass link, against leak-level "
-                                       "cells for the other tumours), so the next findings ask about it first",
+    "extraskeletal_chondrosarcoma_rings_arcs": "renal osteodystrophy (0.11) edges the chondrosarcoma (0.08) once the "
+                                               "conditions that present with a mass have rows for it, so the "
+                                               "chondrosarcoma is not in contention when the differential is opened",
 }
 
 
