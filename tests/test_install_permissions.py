@@ -122,12 +122,27 @@ def installed():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _differential(text: str) -> dict[str, tuple[float, ...]]:
+    """The table the command prints, as condition -> (posterior, prior, ratio); the fresh environment may
+    have other pandas and numpy releases than this one, so the numbers are compared, not the layout."""
+    header, *rows = text.splitlines()
+    assert header.split() == ["condition", "posterior", "prior", "ratio"], header
+    return {cells[1]: tuple(float(x) for x in cells[2:]) for cells in (row.split() for row in rows)}
+
+
+def _same_differential(text: str, expected: dict[str, tuple[float, ...]]) -> bool:
+    table = _differential(text)
+    return table.keys() == expected.keys() and all(
+        abs(a - b) <= 0.011 if i == 2 else abs(a - b) <= 1.5e-4  # printed to 2 and 4 decimals
+        for name in table for i, (a, b) in enumerate(zip(table[name], expected[name])))
+
+
 @pytest.fixture(scope="module")
-def expected() -> str:
+def expected() -> dict[str, tuple[float, ...]]:
     """What the command prints, run here from this checkout's environment."""
     result = subprocess.run([sys.executable, "-m", "bayesnet", *COMMAND[1:]], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return _differential(result.stdout)
 
 
 def _writable_by_nobody(folder: Path, name: str) -> Path:
@@ -151,7 +166,7 @@ def test_no_writable_home_answers_with_one_line_on_stderr(installed, expected, h
         env["HOME"] = home
     result = _as_nobody(COMMAND, env, folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout == expected
+    assert _same_differential(result.stdout, expected), result.stdout
     assert result.stderr == jit.NO_CACHE_MESSAGE
     assert "Traceback" not in result.stderr
 
@@ -165,7 +180,8 @@ def test_writable_home_caches_and_a_second_process_loads_the_cache(installed, ex
     first = _as_nobody(COMMAND, env, folder)
     first_seconds = time.perf_counter() - start
     assert first.returncode == 0, first.stderr[-3000:]
-    assert (first.stdout, first.stderr) == (expected, "")
+    assert first.stderr == ""
+    assert _same_differential(first.stdout, expected), first.stdout
     cache = home / ".cache" / "numba"
     assert _index_files(cache), f"no numba index files under {cache} after the first run"
 
@@ -175,7 +191,7 @@ def test_writable_home_caches_and_a_second_process_loads_the_cache(installed, ex
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr == ""
     log = [line for line in second.stdout.splitlines(keepends=True) if line.startswith("[cache]")]
-    assert "".join(line for line in second.stdout.splitlines(keepends=True) if line not in log) == expected
+    assert "".join(line for line in second.stdout.splitlines(keepends=True) if line not in log) == first.stdout
     assert any(line.startswith("[cache] data loaded from") for line in log), log
     assert not any(line.startswith("[cache] data saved to") for line in log), log  # nothing compiled again
     print(f"bayesnet {' '.join(COMMAND[1:])} as nobody, writable home: first run {first_seconds:.1f} s, "
@@ -188,5 +204,6 @@ def test_numba_cache_dir_is_used_when_set(installed, expected):
     cache = _writable_by_nobody(folder, "numba-cache")
     result = _as_nobody(COMMAND, {**_base_env(bin_dir), "NUMBA_CACHE_DIR": str(cache)}, folder)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (result.stdout, result.stderr) == (expected, "")
+    assert result.stderr == ""
+    assert _same_differential(result.stdout, expected), result.stdout
     assert _index_files(cache), f"no numba index files in NUMBA_CACHE_DIR={cache}"

@@ -311,7 +311,8 @@ def _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding,
 
 @_step
 def _scale_conditions(conditions, mu0, mu1, log_const):
-    """The conditions' evidence scaled to at most 1 into ``mu0``, ``mu1``; returns ``log_const`` plus the logs of the scales."""
+    """The conditions' evidence scaled to at most 1 into ``mu0``, ``mu1``; returns ``log_const`` plus
+    the logs of the scales."""
     for j in range(conditions.shape[0]):
         top = max(conditions[j, 0], conditions[j, 1])
         log_const += math.log(top)
