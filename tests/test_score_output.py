@@ -175,3 +175,15 @@ def test_a_numeric_cell_is_reported_as_the_text_of_the_file(capsys, tmp_path):
     cases.write_text("trauma\n1\n", encoding="utf-8")
     code, _, err = run(capsys, "--priors", str(SMALL), "score", str(cases), "-o", str(tmp_path / "out.csv"))
     assert code == 2 and err.startswith("bayesnet: error: row 1, column trauma: unknown state '1'; valid states")
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("trauma\n" + "present\nabsent\n" * 10_000, encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "bayesnet", "--priors", str(SMALL), "score", str(cases),
+                                "-o", "-", "--chunksize", "200"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert process.stdout.readline().startswith("row,")
+    process.stdout.close()  # as head does
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == ""

@@ -162,6 +162,8 @@ class OutputFile:
         check_stopped()
         try:
             self.handle.write(text)
+        except BrokenPipeError:  # a reader that stopped reading (head): not an error of the output
+            raise
         except OSError as error:
             raise self._error(error) from None
 
@@ -180,6 +182,8 @@ class OutputFile:
                     self.temporary = None
                 elif self.handle is not sys.stdout:
                     self.handle.close()
+            except BrokenPipeError:
+                raise
             except OSError as error:
                 self._remove()
                 raise self._error(error) from None
