@@ -46,10 +46,10 @@ from hypothesis import strategies as st
 import bayesnet
 from bayesnet.cli import main
 from bayesnet.cohort import score_csv, score_frame
-from bayesnet.engine import ExactEngine
+from bayesnet.inference.engine import ExactEngine
 from bayesnet.errors import BayesnetError, ImpossibleEvidenceError, KnowledgeBaseError
-from bayesnet.evidence import encode_evidence
-from bayesnet.identity import diff_folders, identify
+from bayesnet.inference.evidence import encode_evidence
+from bayesnet.knowledge.identity import diff_folders, identify
 from bruteforce import exact, random_network
 from conftest import SMALL
 
