@@ -324,14 +324,7 @@ def _split(structure: ContextStructure, params: _Parameters, context: np.ndarray
         log_evidence, posterior = _core(structure, params, context, mu, log_const, log_u, trimmed, weights)
         totals.append(log_evidence)
         parts.append(posterior)
-    totals_ = np.stack(totals)                                                                # (branches, N)
-    top = totals_.max(axis=0)
-    safe = np.where(top > -np.inf, top, 0.0)
-    share = np.exp(totals_ - safe)
-    total = share.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_evidence = np.log(total) + safe
-        posterior = np.einsum("bn,bnj->nj", share / total, np.nan_to_num(np.stack(parts)))
+    log_evidence, posterior = mix(np.ones(len(totals)), np.stack(totals), np.stack(parts))    # branches add up
     return _finish(log_evidence, posterior, conditions)
 
 
