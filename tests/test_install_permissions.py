@@ -127,7 +127,9 @@ def _differential(text: str) -> dict[str, tuple[float, ...]]:
     have other pandas and numpy releases than this one, so the numbers are compared, not the layout."""
     header, *rows = text.splitlines()
     assert header.split() == ["condition", "posterior", "prior", "ratio"], header
-    return {cells[1]: tuple(float(x) for x in cells[2:]) for cells in (row.split() for row in rows)}
+    ranked = [cells for cells in (row.split() for row in rows) if cells and cells[0].isdigit()]
+    assert len(ranked) == len(rows) - 1 and rows[-1].startswith("no modelled condition:"), text
+    return {cells[1]: tuple(float(x) for x in cells[2:]) for cells in ranked}
 
 
 def _same_differential(text: str, expected: dict[str, tuple[float, ...]]) -> bool:
