@@ -16,7 +16,7 @@ def script():
 
 def test_tiny_run_reports_every_scenario_with_exact_answers(script, tmp_path, capsys):
     output = tmp_path / "benchmark.md"
-    status = script.main(["--cases", "2", "--repeats", "1", "--batch-size", "300", "--draws", "20",
+    status = script.main(["--cases", "1", "--repeats", "1", "--batch-size", "300", "--draws", "20",
                              "--pgmpy-worst-timeout", "0", "-o", str(output)])
     assert status == 0
     report = capsys.readouterr().out
