@@ -349,7 +349,8 @@ def test_fuzz_cohort_frames_long(case):
 def file_cells(states: tuple[str, ...]):
     return st.one_of(st.sampled_from(states), st.sampled_from(states), st.sampled_from(states), st.sampled_from(states),
                      st.sampled_from(["", " ", "NA", "1", "1.0", "True", "nan", f'"{states[0]}"', states[0].upper()]),
-                     st.text(max_size=6))
+                     # a bare \r ends a line for every CSV reader, but csv.writer leaves it unquoted after \n lines
+                     st.text(max_size=6).map(lambda text: text.replace("\r", "\n")))
 
 
 @st.composite
