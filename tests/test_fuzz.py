@@ -24,6 +24,7 @@ The default suite runs a short, derandomized profile of each family (the same ex
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import io
@@ -422,6 +423,7 @@ def test_fuzz_case_files_long(case):
 def workspace() -> Path:
     """A folder for the command line's files: valid cases, a directory, a file that is not CSV."""
     folder = Path(tempfile.mkdtemp(prefix="bayesnet-fuzz-"))
+    atexit.register(shutil.rmtree, folder, True)
     (folder / "cases.csv").write_text("case_id,trauma,age_band,peripheral_rim\na,present,child,\nb,absent,,present\n"
                                       "c,yes,adult,absent\n", encoding="utf-8")
     (folder / "folder").mkdir()
