@@ -24,6 +24,7 @@ The default suite runs a short, derandomized profile of each family (the same ex
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import io
@@ -349,7 +350,8 @@ def test_fuzz_cohort_frames_long(case):
 def file_cells(states: tuple[str, ...]):
     return st.one_of(st.sampled_from(states), st.sampled_from(states), st.sampled_from(states), st.sampled_from(states),
                      st.sampled_from(["", " ", "NA", "1", "1.0", "True", "nan", f'"{states[0]}"', states[0].upper()]),
-                     st.text(max_size=6))
+                     # a bare \r ends a line for every CSV reader, but csv.writer leaves it unquoted after \n lines
+                     st.text(max_size=6).map(lambda text: text.replace("\r", "\n")))
 
 
 @st.composite
@@ -421,6 +423,7 @@ def test_fuzz_case_files_long(case):
 def workspace() -> Path:
     """A folder for the command line's files: valid cases, a directory, a file that is not CSV."""
     folder = Path(tempfile.mkdtemp(prefix="bayesnet-fuzz-"))
+    atexit.register(shutil.rmtree, folder, True)
     (folder / "cases.csv").write_text("case_id,trauma,age_band,peripheral_rim\na,present,child,\nb,absent,,present\n"
                                       "c,yes,adult,absent\n", encoding="utf-8")
     (folder / "folder").mkdir()

@@ -187,3 +187,14 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path):
     process.stdout.close()  # as head does
     assert process.wait(timeout=120) == 0
     assert process.stderr.read() == ""
+
+
+def test_cases_from_a_fifo_are_read_once_with_their_id_column(capsys, tmp_path):
+    fifo = tmp_path / "cases"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("case_id,trauma\na,present\nb,\n"), daemon=True)
+    writer.start()
+    code, out, err = run(capsys, "--priors", str(SMALL), "score", str(fifo), "--id", "case_id", "-o", "-")
+    writer.join(10)
+    assert code == 0, err
+    assert [line.split(",")[0] for line in out.splitlines()] == ["case_id", "a", "b"]

@@ -110,7 +110,7 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=_count_rows(args.cases), unit=" cases", desc="scoring", file=sys.stderr, dynamic_ncols=True)
-    sinks: list[_Sink] = []
+    sinks: list[_Sink | OutputFile] = []
     scored = skipped = 0
     problems = 0
     shown: list[str] = []

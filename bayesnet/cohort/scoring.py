@@ -471,20 +471,12 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
     if not isinstance(chunksize, (int, np.integer)) or isinstance(chunksize, bool) or chunksize < 1:
         raise EvidenceError(f"chunksize must be a positive whole number, got {chunksize!r}")
     name = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "the cases")
-    if id_column is not None and isinstance(source, (str, Path)):
-        with _guarded(source, name) as handle:
-            header = [str(c) for c in _read(name, lambda: pd.read_csv(handle, nrows=0, dtype=str)).columns]
-        if id_column not in header:
-            close = suggest(id_column, header)
-            raise EvidenceError(f"the id column {shown(id_column)} is not in the header of {name}"
-                                + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
-                                + f" The header has: {', '.join(header)}")
     # cells stay the text of the file (read as categories, a column of 1s would become the number 1.0)
     dtype: defaultdict[str, object] = defaultdict(lambda: str)
-    handle = _guarded(source, name)
+    handle = _guarded(source, name)  # read once, from the start: a FIFO or standard input can be read only once
     try:
         reader = _read(name, lambda: pd.read_csv(handle, chunksize=int(chunksize), dtype=dtype, keep_default_na=False,
-                                                 na_values=[""], index_col=id_column))
+                                                 na_values=[""]))
     except BaseException:
         handle.close()
         raise
@@ -497,11 +489,23 @@ def score_csv(model: Model, source: str | Path | IO[str], *, chunksize: int = 10
                 return
             if id_column is None:
                 chunk.index = pd.RangeIndex(first_row, first_row + len(chunk), name="row")
+            else:
+                _check_id_column(id_column, chunk, name)
+                chunk = chunk.set_index(id_column)
             try:
                 yield score_frame(model, chunk, on_error=on_error, log_evidence=log_evidence, first_row=first_row)
             except UnknownColumnError as error:
                 raise UnknownColumnError(list(error.names), error.valid, hint) from None
             first_row += len(chunk)
+
+
+def _check_id_column(id_column: str, chunk: pd.DataFrame, name: str) -> None:
+    header = [str(c) for c in chunk.columns]
+    if id_column not in header:
+        close = suggest(id_column, header)
+        raise EvidenceError(f"the id column {shown(id_column)} is not in the header of {name}"
+                            + (f"; did you mean {' or '.join(map(repr, close))}?" if close else ".")
+                            + f" The header has: {', '.join(header)}")
 
 
 #: how a case file's name ending says it is compressed
