@@ -83,7 +83,8 @@ def _one_hot(states: tuple[str, ...]) -> dict[str, np.ndarray]:
     return table
 
 
-def _likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.ndarray:
+def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.ndarray:
+    """The likelihood vector over ``states`` that evidence ``value`` on ``node`` stands for (checked)."""
     if isinstance(value, str):
         vector = _one_hot(states).get(value)
         if vector is None:
@@ -159,12 +160,12 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, popul
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         if kind == "context":
-            context[where] = _likelihood(node, network.context_states[where], value)
+            context[where] = likelihood(node, network.context_states[where], value)
         elif kind == "condition":
-            conditions[where] = _likelihood(node, ("absent", "present"), value)
+            conditions[where] = likelihood(node, ("absent", "present"), value)
         elif kind == "ordered":
             finding = where
-            vector = _likelihood(node, finding.states, value)
+            vector = likelihood(node, finding.states, value)
             states = np.flatnonzero(vector)
             if len(states) == 1:
                 _set_rows(findings, finding.rows(int(states[0])))
@@ -172,7 +173,7 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, popul
                 choices.append([(float(vector[s]), finding.rows(int(s))) for s in states])
         else:
             i = where
-            vector = _likelihood(node, ("absent", "present"), value)
+            vector = likelihood(node, ("absent", "present"), value)
             if population and i in network.presenting and vector[0] != vector[1] and np.all(vector > 0):
                 choices.append([(float(vector[0]), ((i, 0),)), (float(vector[1]), ((i, 1),))])
             else:
@@ -307,7 +308,3 @@ def parse_evidence(tokens: Sequence[str] | str) -> dict[str, EvidenceValue]:
             evidence[node] = value
     return evidence
 
-
-def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.ndarray:
-    """The likelihood vector over ``states`` that evidence ``value`` on ``node`` stands for (checked)."""
-    return _likelihood(node, states, value)

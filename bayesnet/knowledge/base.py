@@ -472,6 +472,7 @@ def _apply_literature(reader: _Reader, params: list[Parameter], use: bool) -> tu
 
     excerpts = {f.stem for f in (reader.path / SOURCES).glob("*") if f.is_file()} if (reader.path / SOURCES).is_dir() else set()
     seeds = {key(p): p for p in params if p.kind != "literature"}
+    replaced = {key(p) for p in params if p.kind == "literature"} if use else set()
     in_use, set_aside = [], []
     for p in params:
         if p.kind == "literature":
@@ -482,12 +483,9 @@ def _apply_literature(reader: _Reader, params: list[Parameter], use: bool) -> tu
                 reader.problem(p.file, p.line, "note", f"a literature row beside the seeds' row of {p.name} "
                                f"({seeds[key(p)].file}:{seeds[key(p)].line}) must say in its note why it replaces it")
             (in_use if use else set_aside).append(p)
-    replaced = {key(p) for p in in_use if p.kind == "literature"}
-    for p in params:
-        if p.kind != "literature":
+        else:
             (set_aside if key(p) in replaced else in_use).append(p)
-    order = {id(p): i for i, p in enumerate(params)}
-    return sorted(in_use, key=lambda p: order[id(p)]), sorted(set_aside, key=lambda p: order[id(p)])
+    return in_use, set_aside
 
 
 def _read_cells(reader: _Reader, nodes: list[NodeSpec], params: list[Parameter], rows_given: set[tuple[str, ...]],

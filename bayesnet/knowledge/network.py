@@ -242,11 +242,11 @@ class NoisyOrNetwork:
         return _binary_table(log_absent)
 
     def states(self, name: str) -> tuple[str, ...]:
-        if name in self.context:
-            return self.context_states[self.context.index(name)]
-        for finding in self.ordered:
-            if finding.name == name:
-                return finding.states
+        kind, where = self.lookup.get(name, (None, None))
+        if kind == "context":
+            return self.context_states[where]  # type: ignore[index]
+        if kind == "ordered":
+            return where.states  # type: ignore[union-attr]
         return BINARY
 
     @property
@@ -261,7 +261,8 @@ class NoisyOrNetwork:
         return len(self.findings) - derived
 
     def ordered_finding(self, name: str) -> OrderedFinding | None:
-        return self.lookup.get(name, (None, None))[1] if self.lookup.get(name, ("",))[0] == "ordered" else None
+        kind, where = self.lookup.get(name, (None, None))
+        return where if kind == "ordered" else None  # type: ignore[return-value]
 
     @cached_property
     def lookup(self) -> dict[str, tuple[str, object]]:
