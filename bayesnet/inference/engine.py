@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesnet.inference.coded import CodeTable, fill_rows
 from bayesnet.inference.context import ContextStructure, context_structure, log_absent_table
 from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
@@ -152,6 +153,18 @@ class ExactEngine:
         status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, threads)
         _settle(status, log_evidence, posterior, lambda r: _evaluate(
             self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
+        return log_evidence, posterior
+
+    def query_coded(self, codes: np.ndarray, table: CodeTable, workers: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query_batch` for N cases of hard evidence given as state codes ``(C, N)`` (one row per
+        column of ``table``; a state's index, or a negative number where unobserved): the same answers,
+        without building the cases' likelihood arrays (see :mod:`bayesnet.inference.coded`)."""
+        codes = np.ascontiguousarray(codes)
+        threads = self.workers if workers is None else max(1, int(workers))
+        status, log_evidence, posterior = self._kernel.coded_rows(codes, table, threads)
+        _settle(status, log_evidence, posterior, lambda r: _evaluate(
+            self.structure, self._parameters, *fill_rows(table, codes[:, r:r + 1])))
         return log_evidence, posterior
 
 
