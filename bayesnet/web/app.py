@@ -1,0 +1,197 @@
+"""The ASGI application behind ``bayesnet serve``: the JSON API of :mod:`bayesnet.web.api` and the page.
+
+Routes
+------
+``GET /``                    the page (``static/index.html``); the case is in the address's query string
+``GET /static/...``          the page's script and style sheet, shipped in the package
+``GET /api/nodes``           the vocabulary (as ``bayesnet nodes --json``) and the knowledge base's identity
+``GET /api/provenance``      every number with its source and quote; ``?node=N&parent=P`` to narrow
+``POST /api/posteriors``     ``{"evidence": {...}}`` -> the ranked differential and P(no modelled condition)
+``POST /api/explain``        ``{"evidence": {...}, "condition": C}`` -> weights of evidence and the numbers behind them
+``POST /api/next``           ``{"evidence": {...}, "top": 10}`` -> the next best findings
+``POST /api/sensitivity``    ``{"evidence": {...}, "condition": C, "top": 12}`` -> the tornado's parameters
+``POST /api/montecarlo``     ``{"evidence": {...}, "draws": 2000, "seed": 0}`` -> 90% intervals
+
+Bad input gets status 400 and ``{"error": message}``, the message the command line prints; a body
+over :data:`MAX_BODY` bytes gets 413. Posterior requests are answered on the event loop (a fraction
+of a millisecond each); the slower analyses run one at a time in a worker thread, so they never
+hold up the differential.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bayesnet.errors import BayesnetError
+from bayesnet.web import api
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bayesnet.model import Model
+
+__all__ = ["create_app", "warm_up", "MAX_BODY", "STATIC"]
+
+#: the largest request body accepted, in bytes (a case with every node observed is about 6 KB)
+MAX_BODY = 64 * 1024
+
+STATIC = Path(str(resources.files("bayesnet.web"))) / "static"
+
+#: served with every response: the page loads nothing from anywhere but this server
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+#: an example case answered at start-up, so that the compiled kernels are ready before the first request
+WARM_CASE = {"mineral_soft_tissue": "present", "trauma": "present", "extent": "single_site",
+             "soft_tissue_mass": [0.3, 0.9]}
+
+
+class BodyTooLarge(BayesnetError):
+    """A request body over the size limit."""
+
+
+def warm_up(model: Model) -> None:
+    """Answer one case through every analysis the page uses, so that numba compiles (or loads from its
+    cache) every kernel before the first request rather than during it."""
+    request = {"evidence": WARM_CASE}
+    api.posteriors(model, request)
+    api.explain(model, {**request, "condition": model.conditions[0]})
+    api.next_findings(model, request)
+    api.sensitivity(model, request)
+    api.montecarlo(model, {**request, "draws": 10})
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    body = json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _error(message: str, status: int) -> Response:
+    return _json({"error": message}, status)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body decoded as JSON (``None`` when empty), read at most :data:`MAX_BODY` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise BodyTooLarge(f"the request body must be at most {MAX_BODY} bytes, got {length} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BodyTooLarge(f"the request body must be at most {MAX_BODY} bytes, got more")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise api.RequestError("the request body must be JSON in UTF-8, got bytes that are not UTF-8") from None
+    except RecursionError:
+        raise api.RequestError("the request body is JSON nested too deeply") from None
+    except ValueError as error:
+        raise api.RequestError(f"the request body must be JSON, e.g. "
+                               f'{{"evidence": {{"mineral_soft_tissue": "present"}}}}; it is not: {error}') from None
+
+
+def create_app(model: Model) -> Starlette:
+    """The web application serving ``model`` (load it, and call :func:`warm_up`, before serving)."""
+    nodes_body = _json(api.nodes(model)).body
+    heavy = anyio.CapacityLimiter(1)
+
+    def answer(function: Callable[[Model, Any], dict], threaded: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                payload = await read_json(request)
+                if threaded:
+                    result = await anyio.to_thread.run_sync(function, model, payload, limiter=heavy)
+                else:
+                    result = function(model, payload)
+            except BodyTooLarge as error:
+                return _error(str(error), 413)
+            except BayesnetError as error:
+                return _error(str(error), 400)
+            return _json(result)
+        return endpoint
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+    async def nodes(request: Request) -> Response:
+        return Response(nodes_body, media_type="application/json")
+
+    async def provenance(request: Request) -> Response:
+        query = request.query_params
+        unknown = sorted(set(query) - {"node", "parent"})
+        try:
+            if unknown:
+                raise api.RequestError(f"unknown query parameter {unknown[0]!r}; valid: node, parent")
+            return _json(api.provenance(model, query.get("node"), query.get("parent")))
+        except BayesnetError as error:
+            return _error(str(error), 400)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        if error.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; use {error.headers.get('allow', 'GET')}" \
+                if error.headers else f"{request.method} is not allowed on {request.url.path}"
+        elif error.status_code == 404:
+            message = f"no such page or endpoint: {request.url.path}"
+        else:
+            message = str(error.detail)
+        return _error(message, error.status_code)
+
+    async def internal_error(request: Request, error: Exception) -> Response:
+        return _error(f"internal error ({type(error).__name__}); this is a bug in bayesnet, please report it", 500)
+
+    routes = [
+        Route("/", page),
+        Route("/api/nodes", nodes),
+        Route("/api/provenance", provenance),
+        Route("/api/posteriors", answer(api.posteriors, threaded=False), methods=["POST"]),
+        Route("/api/explain", answer(api.explain, threaded=True), methods=["POST"]),
+        Route("/api/next", answer(api.next_findings, threaded=True), methods=["POST"]),
+        Route("/api/sensitivity", answer(api.sensitivity, threaded=True), methods=["POST"]),
+        Route("/api/montecarlo", answer(api.montecarlo, threaded=True), methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
+    app.state.model = model
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: :data:`SECURITY_HEADERS` on every response that does not set them itself."""
+
+    def __init__(self, app):
+        self.app = app
+        self.raw = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.raw if k not in present]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
