@@ -147,8 +147,8 @@ def create_app(model: Model) -> Starlette:
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         if error.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}; use {error.headers.get('allow', 'GET')}" \
-                if error.headers else f"{request.method} is not allowed on {request.url.path}"
+            allowed = {k.lower(): v for k, v in (error.headers or {}).items()}.get("allow")
+            message = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
         elif error.status_code == 404:
             message = f"no such page or endpoint: {request.url.path}"
         else:
