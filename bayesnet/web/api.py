@@ -110,6 +110,11 @@ def _number(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _finite(x: float) -> float | None:
+    """:func:`_number` for a Python float."""
+    return x if math.isfinite(x) else None
+
+
 def _text(x: Any) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA else str(x)
 
@@ -215,8 +220,10 @@ def posteriors(model: Model, request: Any) -> dict:
     evidence = evidence_of(request)
     frame = model.posteriors(evidence)
     a = frame.attrs
-    rows = [{"condition": c, "posterior": _number(p), "prior": _number(q), "ratio": _number(r)}
-            for c, p, q, r in zip(frame.index, frame["posterior"], frame["prior"], frame["ratio"])]
+    # the whole frame at once: pandas copies ``attrs`` into every column or sub-frame it hands out
+    columns = list(frame.columns)
+    values = frame.to_numpy().tolist()
+    rows = [{"condition": c, **{k: _finite(v) for k, v in zip(columns, row)}} for c, row in zip(frame.index.tolist(), values)]
     return {"evidence": evidence, "differential": rows, "top": rows[0]["condition"], "none": _number(a["none"]),
             "none_prior": _number(a["none_prior"]), "log_evidence": _number(a["log_evidence"]),
             "command": query_command(evidence)}

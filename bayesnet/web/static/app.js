@@ -327,6 +327,7 @@ function drawSure(tornado, interval) {
 // ------------------------------------------------------------------ the update cycle
 async function update() {
   const request = ++state.request;
+  document.body.dataset.requested = String(request);
   writeAddress();
   syncControls();
   $("sure").replaceChildren();
