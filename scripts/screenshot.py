@@ -2,7 +2,7 @@
 
     python scripts/screenshot.py [-o docs/page.png] [--clicks 20]
 
-Serves the shipped model on a free loopback port (uvicorn, in this process), opens a seed-derived
+Serves the shipped model on a free loopback port (``bayesnet serve`` in a child process), opens a seed-derived
 case in Chromium from the system's packages (Playwright; the browser is found on PATH or given with
 ``--browser``), shows the explanation of the top condition and the tornado, and writes the PNG
 (256 colours). Then it clicks states of findings ``--clicks`` times and prints the page's own
@@ -11,11 +11,12 @@ measure of each update: from the click's request to the differential drawn.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 CASE = ("mineral_soft_tissue=present&age_band=young_adult&trauma=present&soft_tissue_mass=present"
@@ -23,20 +24,19 @@ CASE = ("mineral_soft_tissue=present&age_band=young_adult&trauma=present&soft_ti
 READY = "() => document.body.dataset.ready !== undefined && document.body.dataset.ready === document.body.dataset.requested"
 
 
-def serve(model):
-    import uvicorn
-
-    from bayesnet.cli.serve_command import listen
-    from bayesnet.web.app import create_app, warm_up
-
-    warm_up(model)
-    sock = listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
+def serve() -> tuple[subprocess.Popen, str]:
+    """``bayesnet serve --port 0`` in a child process (so that the browser's driver and the server do not
+    share an interpreter), and its address once it listens."""
+    process = subprocess.Popen([sys.executable, "-m", "bayesnet", "serve", "--port", "0"], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        found = re.search(r"at (http://[^ ]+?)/? \(", line)
+        if found:
+            return process, found.group(1)
+    process.wait()
+    raise SystemExit("bayesnet serve did not start:\n" + "".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,11 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.browser:
         parser.error("no Chromium found on PATH; install the system package (apt-get install chromium) or give --browser")
 
-    import bayesnet
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    server, thread, url = serve(bayesnet.load())
+    server, url = serve()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.browser, args=["--no-sandbox"])
@@ -70,20 +69,22 @@ def main(argv: list[str] | None = None) -> int:
             Image.open(output).convert("RGB").quantize(colors=256).save(output, optimize=True)
             print(f"wrote {output} ({output.stat().st_size // 1024} KB)", file=sys.stderr)
 
-            times = []
+            times, answers = [], []
             buttons = ["#node-fluid_fluid_levels-present", "#node-fluid_fluid_levels-absent",
                        "#node-trabeculated_bone-present", "#node-trabeculated_bone-unobserved"]
             for i in range(args.clicks):
                 page.locator(buttons[i % len(buttons)]).check()
-                page.wait_for_function(READY)
+                page.wait_for_function(READY, polling=200)  # polling every frame would compete with the page
                 times.append(float(page.evaluate("() => document.body.dataset.updateMs")))
+                answers.append(float(page.evaluate("() => document.body.dataset.answerMs")))
             if times:
                 print(f"click to differential drawn, {len(times)} clicks: median {statistics.median(times):.1f} ms, "
-                      f"max {max(times):.1f} ms")
+                      f"max {max(times):.1f} ms (of which the server's answer arriving: median "
+                      f"{statistics.median(answers):.1f} ms, max {max(answers):.1f} ms)")
             browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.terminate()
+        server.wait(timeout=30)
     return 0
 
 

@@ -347,6 +347,7 @@ async function update() {
     return;
   }
   if (request !== state.request) return;
+  document.body.dataset.answerMs = (performance.now() - started).toFixed(1);
   showError("");
   state.top = answer.top;
   const selected = drawDifferential(answer);
