@@ -168,6 +168,29 @@ def test_the_page_and_its_assets_are_served_from_the_package_with_nothing_from_e
         assert not re.search(r"(?:src|href|url)\s*[=(]\s*[\"']?(?:https?:)?//", text), f"{path.name} loads from elsewhere"
 
 
+def test_posteriors_answered_while_a_monte_carlo_runs_are_still_the_models(client, model):
+    import threading
+
+    evidence = seed_case(TUMORAL)
+    slow: dict = {}
+    worker = threading.Thread(target=lambda: slow.update(post(client, "/api/montecarlo",
+                                                                   {"evidence": evidence, "draws": 1000})[1]))
+    cases = [seed_case(TUMORAL), SOFT_CASE, {"fluid_fluid_levels": "present"}]
+    expected = [model.posteriors(case)["posterior"].tolist() for case in cases]
+    worker.start()
+    answered_during = 0
+    for i in range(200):
+        status, payload = post(client, "/api/posteriors", {"evidence": cases[i % 3]})
+        assert status == 200
+        assert [r["posterior"] for r in payload["differential"]] == pytest.approx(expected[i % 3], abs=1e-15)
+        if not worker.is_alive():
+            break
+        answered_during += 1
+    worker.join()
+    assert slow["draws"] == 1000 and slow["top"] == model.posteriors(evidence).index[0]
+    assert answered_during > 0, "the Monte Carlo finished before any posterior request: nothing ran concurrently"
+
+
 # ---------------------------------------------------------------------------- bad requests
 def library_message(call) -> str:
     with pytest.raises(BayesnetError) as raised:
