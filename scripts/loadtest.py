@@ -22,6 +22,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -48,6 +49,8 @@ def start_server() -> tuple[subprocess.Popen, str]:
         lines.append(line)
         found = re.search(r"at (http://[^ ]+?)/? \(", line)
         if found:
+            # keep reading what the server says, so that a full pipe can never stall it
+            threading.Thread(target=process.stderr.read, daemon=True).start()
             return process, found.group(1)
     process.wait()
     raise SystemExit("bayesnet serve did not start:\n" + "".join(lines))

@@ -17,6 +17,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 CASE = ("mineral_soft_tissue=present&age_band=young_adult&trauma=present&soft_tissue_mass=present"
@@ -34,6 +35,8 @@ def serve() -> tuple[subprocess.Popen, str]:
         lines.append(line)
         found = re.search(r"at (http://[^ ]+?)/? \(", line)
         if found:
+            # keep reading what the server says, so that a full pipe can never stall it
+            threading.Thread(target=process.stderr.read, daemon=True).start()
             return process, found.group(1)
     process.wait()
     raise SystemExit("bayesnet serve did not start:\n" + "".join(lines))

@@ -340,3 +340,24 @@ def test_bayesnet_serve_answers_on_loopback_and_stops_on_sigint(model):
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stderr.close()
+
+
+def test_serve_takes_the_knowledge_base_folder_after_the_command_too(monkeypatch, capsys):
+    import importlib
+
+    from conftest import SMALL
+
+    cli_main = importlib.import_module("bayesnet.cli.main")
+    loaded = []
+
+    def load(path, literature):
+        loaded.append(path)
+        raise BayesnetError("stopped after choosing the folder")
+
+    monkeypatch.setattr(cli_main, "load", load)
+    assert main(["serve", "--port", "0", "--priors", str(SMALL)]) == 2
+    assert main(["--priors", str(SMALL), "serve", "--port", "0"]) == 2
+    assert main(["serve", "--port", "0"]) == 2
+    assert loaded == [str(SMALL), str(SMALL), None]
+    assert "stopped after choosing the folder" in capsys.readouterr().err

@@ -300,6 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = "interrupted (SIGINT)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
         print(f"bayesnet: {what}; output files are written only by a complete run", file=sys.stderr)
         return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+    finally:
+        listening = getattr(args, "socket", None)  # bayesnet serve's socket, bound before the model loads
+        if listening is not None:
+            listening.close()
 
 
 def _silence_stdout() -> None:

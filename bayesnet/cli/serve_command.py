@@ -36,6 +36,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port_number, default=8000, help="port to listen on (default 8000; 0: any free port)")
+    parser.add_argument("--priors", metavar="DIR", default=argparse.SUPPRESS,
+                        help="knowledge-base folder (default: the shipped one); the same as bayesnet --priors DIR serve")
 
 
 def missing_packages() -> list[str]:
