@@ -361,3 +361,14 @@ def test_serve_takes_the_knowledge_base_folder_after_the_command_too(monkeypatch
     assert main(["serve", "--port", "0"]) == 2
     assert loaded == [str(SMALL), str(SMALL), None]
     assert "stopped after choosing the folder" in capsys.readouterr().err
+
+
+def test_a_server_on_loopback_refuses_requests_addressed_to_another_host(model):
+    from bayesnet.web.app import loopback_hosts
+
+    with TestClient(create_app(model, allowed_hosts=loopback_hosts(8000)), base_url="http://127.0.0.1:8000") as local:
+        assert local.get("/api/nodes").status_code == 200
+        assert local.get("/api/nodes", headers={"host": "localhost:8000"}).status_code == 200
+        refused = local.get("/api/nodes", headers={"host": "rebound.example:8000"})
+        assert refused.status_code == 400
+        assert "got host 'rebound.example:8000'" in refused.json()["error"]

@@ -56,11 +56,12 @@ def server(model):
     import uvicorn
 
     from bayesnet.cli.serve_command import listen
-    from bayesnet.web.app import create_app, warm_up
+    from bayesnet.web.app import create_app, loopback_hosts, warm_up
 
     warm_up(model)
     sock = listen("127.0.0.1", 0)
-    app_server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning", access_log=False))
+    app = create_app(model, allowed_hosts=loopback_hosts(sock.getsockname()[1]))   # as bayesnet serve builds it
+    app_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

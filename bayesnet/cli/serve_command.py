@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import importlib.util
 import socket
 import sys
@@ -77,14 +78,15 @@ def listen(host: str, port: int) -> socket.socket:
 def cmd_serve(model: Model, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bayesnet.web.app import create_app, warm_up
+    from bayesnet.web.app import create_app, loopback_hosts, warm_up
 
     sock: socket.socket = args.socket
     print("bayesnet: preparing the inference kernels (the first start after installing compiles them, "
           "about 15 s)", file=sys.stderr, flush=True)
     warm_up(model)
-    app = create_app(model)
     host, port = sock.getsockname()[:2]
+    # on loopback, only requests addressed to this machine: a site that points its name here is refused
+    app = create_app(model, allowed_hosts=loopback_hosts(port) if ipaddress.ip_address(host).is_loopback else None)
     shown = f"[{host}]" if ":" in host else host
     print(f"bayesnet: serving {model.knowledge_base} at http://{shown}:{port}/ (Ctrl-C to stop)",
           file=sys.stderr, flush=True)

@@ -39,7 +39,7 @@ from bayesnet.web import api
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import Model
 
-__all__ = ["create_app", "warm_up", "MAX_BODY", "STATIC"]
+__all__ = ["create_app", "warm_up", "loopback_hosts", "MAX_BODY", "STATIC"]
 
 #: the largest request body accepted, in bytes (a case with every node observed is about 6 KB)
 MAX_BODY = 64 * 1024
@@ -108,8 +108,17 @@ async def read_json(request: Request) -> Any:
                                f'{{"evidence": {{"mineral_soft_tissue": "present"}}}}; it is not: {error}') from None
 
 
-def create_app(model: Model) -> Starlette:
-    """The web application serving ``model`` (load it, and call :func:`warm_up`, before serving)."""
+def loopback_hosts(port: int) -> list[str]:
+    """The ``Host`` header values of a server on the loopback address (a page on another site that
+    points its own name at 127.0.0.1 sends its name, and is refused)."""
+    return ["127.0.0.1", "localhost", "[::1]"] + [f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")]
+
+
+def create_app(model: Model, allowed_hosts: list[str] | None = None) -> Starlette:
+    """The web application serving ``model`` (load it, and call :func:`warm_up`, before serving).
+
+    ``allowed_hosts``: the ``Host`` header values answered (default: any); others get 400.
+    """
     nodes_body = _json(api.nodes(model)).body
     heavy = anyio.CapacityLimiter(1)
 
@@ -172,7 +181,26 @@ def create_app(model: Model) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: internal_error})
     app.state.model = model
     app.add_middleware(SecurityHeaders)
+    if allowed_hosts is not None:
+        app.add_middleware(KnownHosts, allowed_hosts=allowed_hosts)
     return app
+
+
+class KnownHosts:
+    """Pure ASGI middleware: a request whose ``Host`` header is not one of ``allowed_hosts`` gets 400."""
+
+    def __init__(self, app, allowed_hosts: list[str]):
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1").lower() for k, v in scope["headers"] if k == b"host"), "")
+            if host not in self.allowed:
+                response = _error(f"this server answers requests for {', '.join(sorted(self.allowed))} only, "
+                                  f"got host {host!r}", 400)
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
