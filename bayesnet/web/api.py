@@ -115,8 +115,13 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _missing(x: Any) -> bool:
+    """Whether a provenance cell is empty (``None``, ``NaN`` or ``pd.NA``)."""
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+
+
 def _text(x: Any) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA else str(x)
+    return "" if _missing(x) else str(x)
 
 
 # ---------------------------------------------------------------------------- vocabulary and provenance
@@ -138,7 +143,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
             if field in ("value", "low", "high"):
                 record[field] = _number(value)
             elif field in ("n", "N", "line"):
-                record[field] = None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else int(value)
+                record[field] = None if _missing(value) else int(value)
             else:
                 record[field] = _text(value)
         out.append(record)
@@ -223,7 +228,8 @@ def posteriors(model: Model, request: Any) -> dict:
     # the whole frame at once: pandas copies ``attrs`` into every column or sub-frame it hands out
     columns = list(frame.columns)
     values = frame.to_numpy().tolist()
-    rows = [{"condition": c, **{k: _finite(v) for k, v in zip(columns, row)}} for c, row in zip(frame.index.tolist(), values)]
+    rows = [{"condition": c, **{k: _finite(v) for k, v in zip(columns, row)}}
+            for c, row in zip(frame.index.tolist(), values)]
     return {"evidence": evidence, "differential": rows, "top": rows[0]["condition"], "none": _number(a["none"]),
             "none_prior": _number(a["none_prior"]), "log_evidence": _number(a["log_evidence"]),
             "command": query_command(evidence)}
