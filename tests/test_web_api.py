@@ -313,12 +313,14 @@ def test_serve_refuses_a_port_out_of_range(capsys):
     assert "expected a port number from 0 to 65535, got '70000'" in capsys.readouterr().err
 
 
-def test_bayesnet_serve_answers_on_loopback_and_stops_on_sigint(model):
+def test_bayesnet_serve_answers_on_loopback_bears_a_short_load_test_and_stops_on_sigint(model, capsys):
     import os
     import signal
     import subprocess
     import sys
     import urllib.request
+
+    from conftest import load_script
 
     process = subprocess.Popen([sys.executable, "-m", "bayesnet", "serve", "--port", "0"], stderr=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -330,10 +332,19 @@ def test_bayesnet_serve_answers_on_loopback_and_stops_on_sigint(model):
                 break
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", "".join(lines))
         assert found, "".join(lines)
-        request = urllib.request.Request(found.group(1) + "api/posteriors", method="POST",
+        url = found.group(1)
+        request = urllib.request.Request(url + "api/posteriors", method="POST",
                                          data=json.dumps({"evidence": {"fluid_fluid_levels": "present"}}).encode())
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.load(response)["top"] == model.posteriors({"fluid_fluid_levels": "present"}).index[0]
+
+        # scripts/loadtest.py against it: every request answered, figures that add up
+        assert load_script("loadtest").main(["--url", url, "--clients", "5", "--duration", "1", "--json"]) == 0
+        figures = json.loads(capsys.readouterr().out)
+        assert figures["clients"] == 5 and figures["errors"] == 0 and figures["requests"] > 0
+        assert figures["requests_per_s"] == pytest.approx(figures["requests"] / figures["duration_s"], rel=0.01)
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
     finally:
