@@ -383,3 +383,15 @@ def test_a_server_on_loopback_refuses_requests_addressed_to_another_host(model):
         refused = local.get("/api/nodes", headers={"host": "rebound.example:8000"})
         assert refused.status_code == 400
         assert "got host 'rebound.example:8000'" in refused.json()["error"]
+
+
+def test_another_knowledge_base_is_warmed_and_served_from_its_own_vocabulary(small_model):
+    from bayesnet.web.app import warm_case, warm_up
+
+    case = warm_case(small_model)
+    assert case and set(case) <= set(small_model.nodes().index)
+    warm_up(small_model)
+    with TestClient(create_app(small_model)) as small:
+        status, payload = post(small, "/api/posteriors", {"evidence": case})
+    assert status == 200
+    assert [r["condition"] for r in payload["differential"]] == list(small_model.posteriors(case).index)

@@ -39,7 +39,7 @@ from bayesnet.web import api
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import Model
 
-__all__ = ["create_app", "warm_up", "loopback_hosts", "MAX_BODY", "STATIC"]
+__all__ = ["create_app", "warm_up", "warm_case", "loopback_hosts", "MAX_BODY", "STATIC"]
 
 #: the largest request body accepted, in bytes (a case with every node observed is about 6 KB)
 MAX_BODY = 64 * 1024
@@ -54,20 +54,40 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
 }
 
-#: an example case answered at start-up, so that the compiled kernels are ready before the first request
-WARM_CASE = {"mineral_soft_tissue": "present", "trauma": "present", "extent": "single_site",
-             "soft_tissue_mass": [0.3, 0.9]}
-
-
 class BodyTooLarge(BayesnetError):
     """A request body over the size limit."""
 
 
+def warm_case(model: Model) -> dict:
+    """An example case from the model's own vocabulary for :func:`warm_up`: a presenting finding
+    present, one finding present, one with soft evidence, an ordered finding's first state and a
+    context node, so that every compiled path the page uses runs once."""
+    specs = [model.node(name) for name in model.findings]
+    binary = [s for s in specs if tuple(s.states) == ("absent", "present")]
+    presenting = [s.name for s in binary if s.presenting][:1]
+    others = [s.name for s in binary if not s.presenting]
+    ordered = [s for s in specs if tuple(s.states) != ("absent", "present")][:1]
+    case: dict = {name: "present" for name in presenting + others[:1]}
+    case.update({name: [0.3, 0.9] for name in others[1:2]})
+    case.update({s.name: s.states[0] for s in ordered})
+    case.update({name: model.states(name)[-1] for name in model.context[:1]})
+    return case
+
+
 def warm_up(model: Model) -> None:
     """Answer one case through every analysis the page uses, so that numba compiles (or loads from its
-    cache) every kernel before the first request rather than during it."""
-    request = {"evidence": WARM_CASE}
-    api.posteriors(model, request)
+    cache) every kernel before the first request rather than during it. A case the model finds
+    impossible is answered with its items dropped one by one from the end."""
+    case = warm_case(model)
+    while True:
+        try:
+            api.posteriors(model, {"evidence": case})
+            break
+        except BayesnetError:
+            if not case:
+                raise
+            case.popitem()
+    request = {"evidence": case}
     api.explain(model, {**request, "condition": model.conditions[0]})
     api.next_findings(model, request)
     api.sensitivity(model, request)
