@@ -46,3 +46,14 @@ def test_the_public_modules_do_not_import_the_web_layer_or_the_command_line():
     for name in ("__init__.py", "errors.py", "model.py"):
         wrong = imported(PACKAGE / name) & {"web", "cli"}
         assert not wrong, f"{name} imports {', '.join(sorted(wrong))}"
+
+
+def test_the_command_line_imports_the_web_layer_only_when_serving():
+    import subprocess
+    import sys
+
+    code = ("import sys, bayesnet.cli.main; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn') or m.startswith('bayesnet.web')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
