@@ -347,6 +347,7 @@ def test_bayesnet_serve_answers_on_loopback_bears_a_short_load_test_and_stops_on
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
+        assert process.stderr.read().strip().splitlines()[-1] == "bayesnet: interrupted (SIGINT); the server has stopped"
     finally:
         if process.poll() is None:
             process.kill()

@@ -298,7 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # Ctrl-C, or a Stopped signal
         signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
         what = "interrupted (SIGINT)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        print(f"bayesnet: {what}; output files are written only by a complete run", file=sys.stderr)
+        after = "the server has stopped" if args.command == "serve" else "output files are written only by a complete run"
+        print(f"bayesnet: {what}; {after}", file=sys.stderr)
         return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
     finally:
         listening = getattr(args, "socket", None)  # bayesnet serve's socket, bound before the model loads
