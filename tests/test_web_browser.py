@@ -257,3 +257,11 @@ def test_bad_evidence_in_the_address_shows_the_command_lines_message(page, serve
         model.posteriors({"fluid_levels": "present"})
     assert page.locator("#error").is_visible()
     assert page.locator("#error").inner_text() == str(raised.value)
+    # a node given twice: as the command line, the message names both; the page keeps the last
+    page.goto(server + "/?trauma=present&trauma=absent")
+    wait(page)
+    with pytest.raises(BayesnetError) as raised:
+        parse_evidence(["trauma=present", "trauma=absent"])
+    assert page.locator("#error").inner_text().startswith(str(raised.value))
+    assert shown_evidence(page) == {"trauma": "absent"}
+    assert shown_top(page)[0] == model.posteriors({"trauma": "absent"}).index[0]

@@ -7,6 +7,7 @@ const state = {
   byName: new Map(),
   evidence: {},         // node -> state name, or a likelihood list (soft evidence); insertion order is the chain order
   selected: null,       // the condition whose explanation is shown (null: the top condition)
+  addressProblem: "",   // what was wrong with the address the case was read from, shown once
   top: null,
   request: 0,           // sequence number: only the latest answer is drawn
 };
@@ -76,12 +77,16 @@ function caseQuery() {
 }
 
 function readAddress() {
+  // the bayesnet query syntax: node=state, or node=0.3,0.9 (one likelihood per state); a node once
   const evidence = {};
+  const twice = [];
   const params = new URLSearchParams(window.location.search);
   for (const [node, value] of params) {
     if (!node || !value) continue;
+    if (node in evidence) twice.push(`${node} is given twice: ${node}=${valueText(evidence[node])} and ${node}=${value}`);
     evidence[node] = /^[0-9.]/.test(value) ? value.split(",").map(Number) : value;
   }
+  state.addressProblem = twice.length ? `${twice.join("; ")}; the address keeps the last of each` : "";
   const hash = new URLSearchParams(window.location.hash.slice(1));
   state.selected = hash.get("why") || null;
   state.evidence = evidence;
@@ -348,7 +353,8 @@ async function update() {
   }
   if (request !== state.request) return;
   document.body.dataset.answerMs = (performance.now() - started).toFixed(1);
-  showError("");
+  showError(state.addressProblem);
+  state.addressProblem = "";
   state.top = answer.top;
   const selected = drawDifferential(answer);
   const elapsed = performance.now() - started;
