@@ -13,9 +13,9 @@ Routes
 ``POST /api/montecarlo``     ``{"evidence": {...}, "draws": 2000, "seed": 0}`` -> 90% intervals
 
 Bad input gets status 400 and ``{"error": message}``, the message the command line prints; a body
-over :data:`MAX_BODY` bytes gets 413. Posterior requests are answered on the event loop (a fraction
-of a millisecond each); the slower analyses run one at a time in a worker thread, so they never
-hold up the differential.
+over :data:`MAX_BODY` bytes gets 413; with ``allowed_hosts``, a request addressed to another host
+gets 400. Posterior requests are answered on the event loop (about a millisecond each); the slower
+analyses run one at a time in a worker thread, so the differential's requests are not queued behind them.
 """
 from __future__ import annotations
 
