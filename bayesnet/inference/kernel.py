@@ -140,13 +140,14 @@ class KernelTables:
                 self.group)
 
     def one(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray
-            ) -> tuple[int, float, np.ndarray]:
-        """Status, log P(evidence) and posteriors for one evidence set, with parameter set 0."""
+            ) -> tuple[int, float, float, np.ndarray]:
+        """Status, log P(evidence), log P(evidence, every condition absent) and posteriors for one
+        evidence set, with parameter set 0."""
         posterior = np.empty(self.n)
-        status, log_evidence = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
+        status, log_evidence, log_none = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
                                          self.leak[0], self.cause_start, self.cause, self.cause_p[0],
                                          context, conditions, findings, posterior)
-        return status, log_evidence, posterior
+        return status, log_evidence, log_none, posterior
 
     def rows(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, workers: int = 1
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -285,10 +286,11 @@ def _activate_adjoint(vector, bits, probabilities, first, last):
 
 @_step
 def _unanswered(status):
-    """The status and log P(evidence) returned for a query not answered: -inf if impossible, else 0."""
+    """The status, log P(evidence) and log P(evidence, nothing present) returned for a query not
+    answered: -inf if impossible, else 0 and NaN."""
     if status == IMPOSSIBLE:
-        return IMPOSSIBLE, -np.inf
-    return status, 0.0
+        return IMPOSSIBLE, -np.inf, -np.inf
+    return status, 0.0, np.nan
 
 
 # ---------------------------------------------------------------------------- 1. the evidence, read once
@@ -894,6 +896,65 @@ def _hub_configurations(weight, hub_index, satellite_index, satellite_size, grou
 
 
 @_phase
+def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M, log_const,
+                     by_hub_none, none_mix):
+    """log P(evidence, every condition absent): for each hub configuration its weight times every
+    condition's weight absent (a satellite's states summed), combined in log space, times the slots'
+    weights with no cause active (``by_hub_none`` ``(A,)`` and ``none_mix`` ``(G, W)`` are scratch);
+    -inf if that is impossible."""
+    log_slots = log_const
+    for k in range(M):
+        if w0[k] == 0.0:
+            return -np.inf
+        log_slots += math.log(w0[k])
+    top = -np.inf
+    for a in range(hub_index.shape[0]):
+        log_w = _hub_weight(weight, hub_index, a)
+        by_hub_none[a] = log_w
+        if log_w == -np.inf:
+            continue
+        product = 1.0
+        for j in range(group.shape[0]):
+            if group[j] < 0:
+                product *= p_absent[a, j, 0] * mu0[j]
+                if product < TINY:
+                    if product == 0.0:
+                        break
+                    log_w += math.log(product)
+                    product = 1.0
+        if product == 0.0:
+            by_hub_none[a] = -np.inf
+            continue
+        log_w += math.log(product)
+        for g in range(satellite_index.shape[0]):
+            for s in range(satellite_size[g]):
+                none_mix[g, s] = weight[satellite_index[g, s]]
+        for j in range(group.shape[0]):
+            g = group[j]
+            if g >= 0:
+                for s in range(satellite_size[g]):
+                    none_mix[g, s] *= p_absent[a, j, s] * mu0[j]
+        for g in range(satellite_index.shape[0]):
+            total = 0.0
+            for s in range(satellite_size[g]):
+                total += none_mix[g, s]
+            if total == 0.0:
+                log_w = -np.inf
+                break
+            log_w += math.log(total)
+        by_hub_none[a] = log_w
+        if log_w > top:
+            top = log_w
+    if top == -np.inf:
+        return -np.inf
+    total = 0.0
+    for a in range(hub_index.shape[0]):
+        if by_hub_none[a] > -np.inf:
+            total += math.exp(by_hub_none[a] - top)
+    return log_slots + top + math.log(total)
+
+
+@_phase
 def _combine(log_total, by_hub, conditions, log_const, share, posterior):
     """Step 5: the hub configurations' posteriors averaged with weights ``exp(log_total)`` (in log
     space) into ``posterior``, hard evidence on a condition kept exact (``share`` ``(A,)`` is scratch);
@@ -937,7 +998,7 @@ def _buffers(n, m, E, G, W, A, T):
     context states (with the padding entry)."""
     steps = 2 * G + n + m
     ints = np.empty(m + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
-    floats = np.empty(2 * n + 2 * m + 2 * n + T + E + 2 * A + A * n + 3 * n * W + 2 * G * W)
+    floats = np.empty(2 * n + 2 * m + 2 * n + T + E + 3 * A + A * n + 3 * n * W + 3 * G * W)
     flags = np.empty(2 * n + m + 64, np.bool_)
     return ints, floats, flags
 
@@ -982,22 +1043,24 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
 
     Returns
     -------
-    status, log_evidence
+    status, log_evidence, log_none
+        ``log_none`` is log P(evidence, every condition absent).
     """
     A, n, W = p_absent.shape
     ints, floats, flags = _buffers(n, findings.shape[0], cause.shape[0], satellite_index.shape[0], W, A,
                                    prior.shape[0])
     return _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
                    p_absent, p_present, leak, cause_start, cause, cause_p, context, conditions, findings, posterior,
-                   ints, floats, flags, np.empty(0))
+                   ints, floats, flags, np.empty(0), True)
 
 
 @njit(nogil=True)
 def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent, p_present, leak, cause_start, cause, cause_p,
-            context, conditions, findings, posterior, ints, floats, flags, vectors):
+            context, conditions, findings, posterior, ints, floats, flags, vectors, none):
     """:func:`query_one` in a workspace: ``ints``, ``floats`` and ``flags`` from :func:`_buffers`, and
-    ``vectors`` for the state vectors (a larger one is allocated here if it is too small)."""
+    ``vectors`` for the state vectors (a larger one is allocated here if it is too small). With
+    ``none`` false, ``log_none`` is not computed (NaN)."""
     A, n, W = p_absent.shape
     m = findings.shape[0]
     G = satellite_index.shape[0]
@@ -1019,6 +1082,12 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
                                           cause_start, cause, cause_p, u, slot_finding, w0, w1, mu0, mu1, weight)
     if status != ANSWERED:
         return _unanswered(status)
+    log_none = np.nan
+    if none:
+        by_hub_none, f = _take(floats, f, A)
+        none_mix, f = _take(floats, f, G * W)
+        log_none = _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M,
+                                    log_const, by_hub_none, none_mix.reshape((G, W)))
 
     # the sweep's program: which conditions, in which order, with which slots open (sizes: at most)
     greedy = M > GREEDY_SLOTS
@@ -1052,7 +1121,7 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
         scratch, block_group, block_first, block_stop, block_members, order, count.reshape((rows, slots)), left,
         is_open, step_kind, step_index, step_bit, edge_bit, register_of, register_used)
     if peak > MAX_OPEN:
-        return DECLINED, 0.0
+        return DECLINED, 0.0, np.nan
     size = 1 << peak
 
     # 2.-5. per hub configuration: weights, sweep, backward pass, closed forms
@@ -1092,7 +1161,8 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
         return _unanswered(status)
 
     # 5. combine the hub configurations
-    return _combine(log_total, by_hub.reshape((A, n)), conditions, log_const, share, posterior)
+    status, log_evidence = _combine(log_total, by_hub.reshape((A, n)), conditions, log_const, share, posterior)
+    return status, log_evidence, log_none
 
 
 @njit(nogil=True)
@@ -1113,10 +1183,10 @@ def query_rows(prior, hub_index, satellite_index, satellite_size, unused_start, 
     ``(N, n)``. Each row is computed exactly as alone, in one workspace."""
     ints, floats, flags, vectors = _workspace(prior, satellite_index, p_absent, cause, findings.shape[1])
     for i in range(context.shape[0]):
-        status[i], log_evidence[i] = _answer(
+        status[i], log_evidence[i], _ = _answer(
             prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent, p_present, leak, cause_start, cause, cause_p,
-            context[i], conditions[i], findings[i], posterior[i], ints, floats, flags, vectors)
+            context[i], conditions[i], findings[i], posterior[i], ints, floats, flags, vectors, False)
 
 
 @njit(nogil=True)
@@ -1138,10 +1208,10 @@ def query_coded_rows(prior, hub_index, satellite_index, satellite_size, unused_s
     findings = flat[T1 + 2 * n:].reshape((m, 2))
     for i in range(first, stop):
         fill_row(codes, i, start, positions, presenting, population_row, T1 + 2 * n, T1, flat)
-        status[i], log_evidence[i] = _answer(
+        status[i], log_evidence[i], _ = _answer(
             prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent, p_present, leak, cause_start, cause, cause_p,
-            context, conditions, findings, posterior[i], ints, floats, flags, vectors)
+            context, conditions, findings, posterior[i], ints, floats, flags, vectors, False)
 
 
 @njit(nogil=True)
@@ -1153,7 +1223,7 @@ def query_parameter_rows(prior, hub_index, satellite_index, satellite_size, unus
     (the causes themselves are shared), into outputs of leading length ``B``, in one workspace."""
     ints, floats, flags, vectors = _workspace(prior[0], satellite_index, p_absent[0], cause, findings.shape[0])
     for b in range(prior.shape[0]):
-        status[b], log_evidence[b] = _answer(
+        status[b], log_evidence[b], _ = _answer(
             prior[b], hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent[b], p_present[b], leak[b], cause_start, cause, cause_p[b],
-            context, conditions, findings, posterior[b], ints, floats, flags, vectors)
+            context, conditions, findings, posterior[b], ints, floats, flags, vectors, False)
