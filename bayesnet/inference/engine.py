@@ -31,6 +31,7 @@ Two implementations
 """
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from bayesnet.inference.coded import CodeTable, fill_rows
 from bayesnet.inference.context import ContextStructure, context_structure, log_absent_table
 from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
-from bayesnet.inference.kernel import ANSWERED, DECLINED, IMPOSSIBLE, KernelTables
+from bayesnet.inference.kernel import ANSWERED, DECLINED, IMPOSSIBLE, MAX_OPEN, KernelTables
 from bayesnet.inference.sweep import plan, sweep
 
 __all__ = ["ExactEngine", "Answer", "ParameterBatch", "query_parameter_batch"]
@@ -142,11 +143,34 @@ class ExactEngine:
             return Answer(log_evidence, posterior, log_none)
         if status == IMPOSSIBLE:
             return Answer(-np.inf, np.full(posterior.shape, np.nan), -np.inf)
-        log_evidence_, posterior_ = _evaluate(self.structure, self._parameters, context[None],
-                                              evidence.conditions[None], evidence.findings[None])
-        none_, _ = _evaluate(self.structure, self._parameters, context[None],
-                             (evidence.conditions * np.array([1.0, 0.0]))[None], evidence.findings[None])
-        return Answer(float(log_evidence_[0]), posterior_[0], float(none_[0]))
+        return self._declined(context, evidence.conditions, evidence.findings)
+
+    def _declined(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray) -> Answer:
+        """A case the kernel declines (too many slots open at once): the sum split over the states of
+        the conditions that open the most slots (:func:`_kernel_cut`), each branch answered by the
+        kernel with those conditions known, a branch it still declines by the general path."""
+        cut = _kernel_cut(self.structure, self.network.link, findings)
+        logs, nones, parts = [], [], []
+        for branch in itertools.product((0, 1), repeat=len(cut)):
+            known = conditions.copy()
+            for j, state in zip(cut, branch):
+                known[j, 1 - state] = 0.0
+            status, log_evidence, log_none, posterior = self._kernel.one(context, known, findings)
+            if status == DECLINED:
+                log_e, post = _evaluate(self.structure, self._parameters, context[None], known[None], findings[None])
+                log_n, _ = _evaluate(self.structure, self._parameters, context[None],
+                                     (known * np.array([1.0, 0.0]))[None], findings[None])
+                log_evidence, posterior, log_none = float(log_e[0]), post[0], float(log_n[0])
+            elif status == IMPOSSIBLE:
+                log_evidence, log_none, posterior = -np.inf, -np.inf, np.zeros(len(posterior))
+            logs.append([log_evidence])
+            nones.append([log_none])
+            parts.append([posterior])
+        weights = np.ones(len(logs))
+        log_evidence, posterior = mix(weights, np.array(logs), np.nan_to_num(np.array(parts)))
+        log_none, _ = mix(weights, np.array(nones), np.zeros((len(nones), 1, 1)))
+        log_evidence, posterior = _finish(log_evidence, posterior, conditions[None])
+        return Answer(float(log_evidence[0]), posterior[0], float(log_none[0]))
 
     def query_batch(self, batch: EvidenceBatch, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
@@ -161,8 +185,7 @@ class ExactEngine:
         conditions = np.ascontiguousarray(batch.conditions, dtype=float)
         threads = self.workers if workers is None else max(1, int(workers))
         status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, threads)
-        _settle(status, log_evidence, posterior, lambda r: _evaluate(
-            self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
+        _settle(status, log_evidence, posterior, lambda r: self._declined(context[r], conditions[r], findings[r]))
         return log_evidence, posterior
 
     def query_coded(self, codes: np.ndarray, table: CodeTable, workers: int | None = None
@@ -173,8 +196,12 @@ class ExactEngine:
         codes = np.ascontiguousarray(codes)
         threads = self.workers if workers is None else max(1, int(workers))
         status, log_evidence, posterior = self._kernel.coded_rows(codes, table, threads)
-        _settle(status, log_evidence, posterior, lambda r: _evaluate(
-            self.structure, self._parameters, *fill_rows(table, codes[:, r:r + 1])))
+
+        def declined(r: int) -> Answer:
+            context, conditions, findings = fill_rows(table, codes[:, r:r + 1])
+            return self._declined(context[0], conditions[0], findings[0])
+
+        _settle(status, log_evidence, posterior, declined)
         return log_evidence, posterior
 
 
@@ -187,12 +214,12 @@ def _padded_prior(context_prior: Sequence[np.ndarray], rows: int) -> np.ndarray:
 
 
 def _settle(status: np.ndarray, log_evidence: np.ndarray, posterior: np.ndarray,
-            general: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> None:
-    """In place: rows the kernel declined answered by ``general(row)`` (the general path, one row),
+            general: Callable[[int], Answer]) -> None:
+    """In place: rows the kernel declined answered by ``general(row)`` (split, see ``_declined``),
     rows it found impossible set to ``-inf`` and NaN."""
     for r in np.flatnonzero(status == DECLINED):
-        log_e, post = general(int(r))
-        log_evidence[r], posterior[r] = log_e[0], post[0]
+        answer = general(int(r))
+        log_evidence[r], posterior[r] = answer.log_evidence, answer.posterior
     impossible = status == IMPOSSIBLE
     log_evidence[impossible] = -np.inf
     posterior[impossible] = np.nan
@@ -279,6 +306,22 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
         if cut.size:
             return _split(structure, params, context, conditions, log_const, log_u, links, final, cut)
     return _core(structure, params, context, conditions, log_const, log_u, links, final)
+
+
+def _kernel_cut(structure: ContextStructure, link: np.ndarray, findings: np.ndarray) -> list[int]:
+    """Conditions to split a declined case over so that the kernel holds at most ``MAX_OPEN`` slots
+    open: the slots (positive or soft findings with two or more causes) planned as the kernel
+    visits the conditions, the condition with the most slots taken out until the plan fits."""
+    lam0, lam1 = findings[:, 0], findings[:, 1]
+    active = link[(lam0 != lam1) & (lam1 > 0)] > 0                                          # (M, n)
+    cut: list[int] = []
+    while True:
+        active = active & (active.sum(axis=1, keepdims=True) > 1)
+        if not active.any() or plan(active, structure.group).peak <= MAX_OPEN:
+            return cut
+        j = int(active.sum(axis=0).argmax())
+        cut.append(j)
+        active[:, j] = False
 
 
 def _absorb(absorbed: np.ndarray, log_b: np.ndarray) -> np.ndarray:
@@ -555,11 +598,13 @@ def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, eviden
         status, log_evidence[r], posterior[r] = tables.parameter_rows(context, evidence.conditions,
                                                                       evidence.findings, workers)
 
-        def general(b: int, start: int = start) -> tuple[np.ndarray, np.ndarray]:
+        def general(b: int, start: int = start) -> Answer:
             one = slice(start + b, start + b + 1)
             params = _Parameters.build(structure, [p[one] for p in batch.context_prior], batch.condition_leak[one],
                                        [x[one] for x in batch.risk], batch.finding_leak[one], batch.link[one])
-            return _evaluate(structure, params, context[None], evidence.conditions[None], evidence.findings[None])
+            log_e, post = _evaluate(structure, params, context[None], evidence.conditions[None],
+                                    evidence.findings[None])
+            return Answer(float(log_e[0]), post[0])
 
         _settle(status, log_evidence[r], posterior[r], general)
     return log_evidence, posterior

@@ -18,7 +18,9 @@ module does the same exact computation as :mod:`bayesnet.inference.engine` in ma
 3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.inference.sweep` gives the method): the
    state is a vector over which open slots some present cause has already activated, one bit per
    slot, each slot open only between its first and its last cause. A satellite group is visited as
-   a block, with one state vector per satellite state; with more than ``GREEDY_SLOTS`` slots the
+   a block, with one state vector per satellite state (only the states of non-zero weight: with the
+   context observed, one); a condition with hard evidence is not swept (known absent, it activates
+   nothing; known present, it folds into its slots' weights); with more than ``GREEDY_SLOTS`` slots the
    blocks are ordered greedily to keep few slots open (a group's members keep their index order).
    The program is planned once (:func:`_sweep_edges`, :func:`_sweep_blocks`, :func:`_greedy_order`,
    :func:`_sweep_program`) and run for each hub configuration (:func:`_sweep`). Every number added
@@ -380,10 +382,16 @@ def _read_evidence(prior, context, conditions, findings, unused_start, unused_st
 
 # ---------------------------------------------------------------------------- the sweep's program
 @_step
-def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_slot, edge_p, remaining, swept, fill):
+def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, mu0, mu1, w0, w1, edge_start, edge_slot, edge_p,
+                 remaining, swept, fill):
     """The edges from conditions to slots, grouped by condition: ``edge_start`` ``(n + 1,)``, each
     edge's slot and link probability, each slot's number of edges (``remaining``) and ``swept``
-    (the conditions with any edge). ``fill`` ``(n,)`` is scratch."""
+    (the conditions with any edge). ``fill`` ``(n,)`` is scratch.
+
+    A condition known absent (``mu1 = 0``) activates nothing and has no edge; one known present
+    (``mu0 = 0``) activates each of its slots with its link probability, which folds into the slot's
+    weight when no other cause activates it (``w0 -> w0 (1 - p) + w1 p``). Returns the log of the
+    weights of slots left with no edge (-inf: the evidence is impossible)."""
     n = swept.shape[0]
     edge_count = fill
     for j in range(n):
@@ -391,7 +399,14 @@ def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_
     for q in range(M):
         k = slot_finding[q]
         for e in range(cause_start[k], cause_start[k + 1]):
-            edge_count[cause[e]] += 1
+            j = cause[e]
+            if mu1[j] == 0.0:
+                continue
+            if mu0[j] == 0.0:
+                p = cause_p[e]
+                w0[q] = w0[q] * (1.0 - p) + w1[q] * p
+                continue
+            edge_count[j] += 1
     edge_start[0] = 0
     for j in range(n):
         edge_start[j + 1] = edge_start[j] + edge_count[j]
@@ -403,6 +418,8 @@ def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_
         k = slot_finding[q]
         for e in range(cause_start[k], cause_start[k + 1]):
             j = cause[e]
+            if mu0[j] == 0.0 or mu1[j] == 0.0:
+                continue
             edge_slot[fill[j]] = q
             edge_p[fill[j]] = cause_p[e]
             fill[j] += 1
@@ -410,6 +427,13 @@ def _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_
         remaining[q] = 0
     for e in range(n_edges):
         remaining[edge_slot[e]] += 1
+    log_fixed = 0.0
+    for q in range(M):
+        if remaining[q] == 0:
+            if w0[q] == 0.0:
+                return -np.inf
+            log_fixed += math.log(w0[q])
+    return log_fixed
 
 
 @_step
@@ -548,14 +572,15 @@ def _sweep_program(B, M, order, block_group, block_first, block_stop, block_memb
 
 
 @_phase
-def _plan_sweep(slot_finding, M, cause_start, cause, cause_p, group, G, edge_start, edge_slot, edge_p, remaining,
-                swept, scratch, block_group, block_first, block_stop, block_members, order, count, left, is_open,
-                step_kind, step_index, step_bit, edge_bit, register_of, register_used):
+def _plan_sweep(slot_finding, M, cause_start, cause, cause_p, mu0, mu1, w0, w1, group, G, edge_start, edge_slot,
+                edge_p, remaining, swept, scratch, block_group, block_first, block_stop, block_members, order, count,
+                left, is_open, step_kind, step_index, step_bit, edge_bit, register_of, register_used):
     """The sweep's program, planned once for every hub configuration: edges, blocks, their order (greedy
     with more than ``GREEDY_SLOTS`` slots), steps; returns the number of steps, the most slots open at
-    once and the number of swept conditions."""
-    _sweep_edges(slot_finding, M, cause_start, cause, cause_p, edge_start, edge_slot, edge_p, remaining, swept,
-                 scratch)
+    once, the number of swept conditions and the log weight of the slots that no condition is left to
+    activate (conditions with hard evidence fold into their slots; see :func:`_sweep_edges`)."""
+    log_fixed = _sweep_edges(slot_finding, M, cause_start, cause, cause_p, mu0, mu1, w0, w1, edge_start, edge_slot,
+                             edge_p, remaining, swept, scratch)
     B, member_count = _sweep_blocks(swept, group, G, block_group, block_first, block_stop, block_members)
     if M > GREEDY_SLOTS and B > 1:
         _greedy_order(B, M, block_first, block_stop, block_members, edge_start, edge_slot, remaining, order, count,
@@ -563,7 +588,7 @@ def _plan_sweep(slot_finding, M, cause_start, cause, cause_p, group, G, edge_sta
     n_steps, peak = _sweep_program(B, M, order, block_group, block_first, block_stop, block_members, edge_start,
                                    edge_slot, remaining, step_kind, step_index, step_bit, edge_bit, register_of,
                                    register_used, scratch)
-    return n_steps, peak, member_count
+    return n_steps, peak, member_count, log_fixed
 
 
 # ---------------------------------------------------------------------------- 2. one hub configuration's weights
@@ -1116,10 +1141,14 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
     step_bit, i = _take(ints, i, n_steps_max)
     register_of, i = _take(ints, i, m)
     register_used, b = _take(flags, b, 64)
-    n_steps, peak, member_count = _plan_sweep(
-        slot_finding, M, cause_start, cause, cause_p, group, G, edge_start, edge_slot, edge_p, remaining, swept,
-        scratch, block_group, block_first, block_stop, block_members, order, count.reshape((rows, slots)), left,
-        is_open, step_kind, step_index, step_bit, edge_bit, register_of, register_used)
+    n_steps, peak, member_count, log_fixed = _plan_sweep(
+        slot_finding, M, cause_start, cause, cause_p, mu0, mu1, w0, w1, group, G, edge_start, edge_slot, edge_p,
+        remaining, swept, scratch, block_group, block_first, block_stop, block_members, order,
+        count.reshape((rows, slots)), left, is_open, step_kind, step_index, step_bit, edge_bit, register_of,
+        register_used)
+    if log_fixed == -np.inf:
+        return _unanswered(IMPOSSIBLE)
+    log_const += log_fixed
     if peak > MAX_OPEN:
         return DECLINED, 0.0, np.nan
     size = 1 << peak
