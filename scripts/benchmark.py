@@ -109,6 +109,7 @@ class PyAgrum:
             model.export(path, format="xmlbif")
             self.network = pyagrum.loadBN(str(path))
         self.inference = pyagrum.LazyPropagation(self.network)
+        self.inference.setTargets(set(self.conditions))  # unobserved findings then drop out as barren
 
     def __call__(self, evidence: Evidence) -> np.ndarray:
         inference = self.inference

@@ -350,6 +350,7 @@ def agrum(model, tmp_path_factory):
 def _agrum_posteriors(agrum, model, evidence: dict) -> np.ndarray:
     gum, bn = agrum
     inference = gum.LazyPropagation(bn)
+    inference.setTargets(set(model.conditions))  # only the conditions: unobserved findings drop out as barren
     inference.setEvidence({**evidence, **({"population": "present"} if "population" in bn.names() else {})})
     inference.makeInference()
     return np.array([inference.posterior(c)[1] for c in model.conditions])
