@@ -384,10 +384,11 @@ def test_the_codes_fill_the_likelihoods_that_single_queries_use(model):
         assert all(np.array_equal(b[i], a) for b, a in zip(batch.context, alone.context))
 
 
-def test_cases_the_kernel_declines_are_answered_by_the_general_path_in_a_batch(model):
-    """28 positive findings open more slots than the kernel holds: the batch answers that row by the
-    general path, as a single query does, beside an ordinary row."""
+def test_cases_the_kernel_declines_are_split_and_answered_exactly_in_a_batch(model):
+    """28 positive findings open more slots than the kernel holds: the batch splits that row over the
+    conditions that open the most slots, as a single query does, beside an ordinary row."""
     heavy = {f: model.states(f)[-1] for f in [f for f in model.findings if f != "mineral_lung"][:28]}
+    heavy |= {k: model.states(k)[0] for k in model.context} | {"age_band": "young_adult"}
     light = {"mineral_soft_tissue": "present", "trauma": "present"}
     frame = pd.DataFrame([heavy, light])
     coded = frame_codes(model, frame)

@@ -374,6 +374,7 @@ def test_real_network_equals_pyagrum_through_xmlbif(model, agrum, count, most):
         np.testing.assert_allclose(row, model.answer(evidence).posterior, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow  # pyAgrum takes most of a minute on this case
 def test_every_finding_observed_with_twelve_positive_equals_pyagrum(model, agrum):
     rng = np.random.default_rng(4)
     evidence = _random_real_evidence(rng, model, observed=len(model.findings), positive=12, context=0.0)
@@ -399,3 +400,30 @@ def test_context_structure_of_the_real_network(model):
     for parents in model.network.risk_parents:
         assert len(set(parents) - set(structure.hub)) <= 1
     assert structure.hub_size == int(np.prod([len(model.network.context_states[k]) for k in structure.hub]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_declined_cases_split_over_conditions_equal_brute_force(seed):
+    """Six conditions with context, satellites and soft condition evidence; 16 positive or soft
+    findings with two to five causes each hold more slots open than the kernel does: the case is split
+    over the conditions that open the most, each branch answered by the kernel (or, declined again,
+    by the general path), and the sum equals brute force."""
+    rng = np.random.default_rng(400 + seed)
+    base = random_network(rng, n_conditions=6, n_findings=16)
+    link = base.link * (rng.random(base.link.shape) < 0.7)
+    link[np.arange(16), rng.integers(6, size=16)] = rng.uniform(0.2, 0.9, 16)
+    network = NoisyOrNetwork.from_arrays(       # parents follow the new links
+        context={k: (list(s), p) for k, s, p in zip(base.context, base.context_states, base.context_prior)},
+        conditions=list(base.conditions), condition_leak=base.condition_leak, risk=dict(zip(base.context, base.risk)),
+        findings=list(base.findings), finding_leak=base.finding_leak, link=link)
+    engine = ExactEngine(network)
+    evidence = {f: ("present" if i % 4 else [0.3, 0.9]) for i, f in enumerate(network.findings)}
+    evidence[network.conditions[seed]] = [0.4, 0.7]
+    encoded = encode_evidence(network, evidence)
+    assert kernel_status(engine, encoded) == DECLINED
+    z, expected = brute_force(network, encoded)
+    answer = engine.query(encoded)
+    assert_matches(answer.log_evidence, answer.posterior, z, expected)
+    clamped = encode_evidence(network, {**evidence, **{c: "absent" for c in network.conditions}})
+    none, _ = brute_force(network, clamped)                  # the soft vector, scaled to [4/7, 1], weighs absent 4/7
+    assert answer.none == pytest.approx(none * (0.4 / 0.7) / z, rel=1e-9)

@@ -149,12 +149,13 @@ class ExactEngine:
         """A case the kernel declines (too many slots open at once): the sum split over the states of
         the conditions that open the most slots (:func:`_kernel_cut`), each branch answered by the
         kernel with those conditions known, a branch it still declines by the general path."""
-        cut = _kernel_cut(self.structure, self.network.link, findings)
+        for limit in range(MAX_OPEN, 1, -2):       # the kernel orders conditions its own way: cut until it answers
+            cut = _kernel_cut(self.structure, self.network.link, findings, limit)
+            if self._kernel.one(context, _branch(conditions, cut, (0,) * len(cut)), findings)[0] != DECLINED:
+                break
         logs, nones, parts = [], [], []
         for branch in itertools.product((0, 1), repeat=len(cut)):
-            known = conditions.copy()
-            for j, state in zip(cut, branch):
-                known[j, 1 - state] = 0.0
+            known = _branch(conditions, cut, branch)
             status, log_evidence, log_none, posterior = self._kernel.one(context, known, findings)
             if status == DECLINED:
                 log_e, post = _evaluate(self.structure, self._parameters, context[None], known[None], findings[None])
@@ -308,16 +309,25 @@ def _evaluate(structure: ContextStructure, params: _Parameters, context: np.ndar
     return _core(structure, params, context, conditions, log_const, log_u, links, final)
 
 
-def _kernel_cut(structure: ContextStructure, link: np.ndarray, findings: np.ndarray) -> list[int]:
-    """Conditions to split a declined case over so that the kernel holds at most ``MAX_OPEN`` slots
-    open: the slots (positive or soft findings with two or more causes) planned as the kernel
-    visits the conditions, the condition with the most slots taken out until the plan fits."""
+def _branch(conditions: np.ndarray, cut: Sequence[int], branch: Sequence[int]) -> np.ndarray:
+    """The conditions' likelihoods with each condition of ``cut`` known to be in its ``branch`` state."""
+    known = conditions.copy()
+    for j, state in zip(cut, branch):
+        known[j, 1 - state] = 0.0
+    return known
+
+
+def _kernel_cut(structure: ContextStructure, link: np.ndarray, findings: np.ndarray, limit: int = MAX_OPEN
+                ) -> list[int]:
+    """Conditions to split a declined case over so that at most ``limit`` slots are open at once: the
+    slots (positive or soft findings with two or more causes) planned as the general path visits the
+    conditions, the condition with the most slots taken out until the plan fits."""
     lam0, lam1 = findings[:, 0], findings[:, 1]
     active = link[(lam0 != lam1) & (lam1 > 0)] > 0                                          # (M, n)
     cut: list[int] = []
     while True:
         active = active & (active.sum(axis=1, keepdims=True) > 1)
-        if not active.any() or plan(active, structure.group).peak <= MAX_OPEN:
+        if not active.any() or plan(active, structure.group).peak <= limit:
             return cut
         j = int(active.sum(axis=0).argmax())
         cut.append(j)
