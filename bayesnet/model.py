@@ -264,6 +264,42 @@ class Model:
         result.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return result
 
+    # ------------------------------------------------------------------ learning from cases
+    def sample(self, n: int, *, seed: int | np.random.Generator | None = 0, missing: float | dict[str, float] = 0.0,
+               missing_labels: float = 0.0, labels: bool = True, progress=None) -> pd.DataFrame:
+        """A synthetic cohort: ``n`` patients of the population, drawn exactly from the model.
+
+        Each patient has at least one presenting finding present; the cohort is drawn from the
+        distribution given that condition (exact conditional sampling, no rejection: see
+        :mod:`bayesnet.learning.sampling`), so its frequencies are the model's marginals (the
+        conditions': :attr:`priors`) within sampling error.
+
+        Parameters
+        ----------
+        n
+            The number of cases.
+        seed
+            An integer (``0`` included) or a :class:`numpy.random.Generator`.
+        missing
+            A share of finding cells left unobserved at random, or a mapping from node to its share.
+        missing_labels
+            A share of condition cells left unobserved at random.
+        labels
+            Include the conditions as columns.
+        progress
+            Called with the number of cases drawn after each chunk (for a progress bar).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``case_id`` (1, 2, ...); columns context, conditions, findings as ``Categorical``
+            of the node's states, NaN where unobserved: the cohort format of :meth:`posteriors_batch`.
+        """
+        from bayesnet.learning.sampling import sample_cohort
+
+        return sample_cohort(self.network, n, seed=seed, missing=missing, missing_labels=missing_labels,
+                             labels=labels, progress=progress)
+
     def probability_of_evidence(self, evidence: Evidence | None) -> float:
         """P(evidence) under the model (0 for impossible evidence, which raises nothing here)."""
         return float(np.exp(self.engine.query(self.encode(evidence)).log_evidence))

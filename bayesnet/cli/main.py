@@ -22,6 +22,7 @@ from bayesnet import __version__
 from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
+from bayesnet.cli.learn_commands import add_sample_arguments, cmd_sample
 from bayesnet.cli.score_command import add_score_arguments, cmd_score
 from bayesnet.errors import BayesnetError
 from bayesnet.inference.evidence import parse_evidence
@@ -261,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the differential, with the chance that each changes the top condition.")
     add_next_arguments(p)
     p.set_defaults(run=cmd_next)
+
+    p = sub.add_parser("sample", help="draw a synthetic cohort from the model (CSV or Parquet)",
+                       description="Draw patients of the population (some presenting finding present) exactly "
+                                   "from the model: context, conditions and findings, in the cohort format of "
+                                   "'bayesnet score'.")
+    add_sample_arguments(p)
+    p.set_defaults(run=cmd_sample)
     return parser
 
 
