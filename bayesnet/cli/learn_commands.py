@@ -13,7 +13,7 @@ from bayesnet.errors import BayesnetError
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import Model
 
-__all__ = ["add_sample_arguments", "cmd_sample"]
+__all__ = ["add_sample_arguments", "cmd_sample", "add_fit_arguments", "cmd_fit"]
 
 
 def share(text: str) -> float:
@@ -67,5 +67,54 @@ def cmd_sample(model: Model, args: argparse.Namespace) -> int:
     return 0
 
 
-def _unused() -> None:  # keeps the import list honest for the commands that follow
-    raise BayesnetError
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cohort", metavar="COHORT",
+                        help="the cases: CSV or Parquet (by the name's ending), one column per node (conditions where "
+                             "labelled, findings where recorded); an empty cell is unobserved, never absent")
+    parser.add_argument("-o", "--output", metavar="FOLDER", required=True,
+                        help="a new or empty folder for the fitted knowledge base")
+    parser.add_argument("--id", dest="id_column", metavar="COLUMN", help="a column of case identifiers (not a node)")
+    parser.add_argument("--max-iterations", type=positive_int, default=200, metavar="N",
+                        help="stop after N iterations (default 200)")
+    parser.add_argument("--tolerance", type=float, default=1e-6, metavar="NATS",
+                        help="stop when an iteration raises the log posterior by less than this per case (default 1e-6)")
+    parser.add_argument("--report", metavar="FILE",
+                        help="also write the table of every record before and after (CSV)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar on standard error (default: when it is a terminal)")
+
+
+def cmd_fit(model: Model, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bayesnet.errors import OutputError
+
+    target = Path(args.output)
+    if not args.output or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        raise OutputError(f"-o must name a new or empty folder, got {args.output!r}")
+    if args.report:
+        check_output_name(args.report, "report")
+    if not args.tolerance >= 0:
+        raise BayesnetError(f"--tolerance must be a number >= 0, got {args.tolerance!r}")
+    bar = _progress(args, args.max_iterations, "fitting (EM iterations)", unit=" it")
+
+    def progress(iteration: int, log_posterior: float) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"log posterior {log_posterior:.6g}")
+            bar.update(1)
+
+    try:
+        result = model.fit(args.cohort, max_iterations=args.max_iterations, tolerance=args.tolerance,
+                           id_column=args.id_column, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    result.write(target)
+    if args.report:
+        result.table.to_csv(args.report)
+    fitted = int(result.table["fitted"].sum())
+    state = "converged" if result.converged else "stopped at --max-iterations"
+    print(f"bayesnet: fitted {fitted} of {len(result.table)} numbers to {result.cases} cases in {result.iterations} "
+          f"iterations ({state}; log posterior {result.log_posterior[0]:.6g} -> {result.log_posterior[-1]:.6g}); "
+          f"wrote {target}", file=sys.stderr)
+    return 0

@@ -22,7 +22,7 @@ from bayesnet import __version__
 from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
-from bayesnet.cli.learn_commands import add_sample_arguments, cmd_sample
+from bayesnet.cli.learn_commands import add_fit_arguments, add_sample_arguments, cmd_fit, cmd_sample
 from bayesnet.cli.score_command import add_score_arguments, cmd_score
 from bayesnet.errors import BayesnetError
 from bayesnet.inference.evidence import parse_evidence
@@ -269,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "'bayesnet score'.")
     add_sample_arguments(p)
     p.set_defaults(run=cmd_sample)
+
+    p = sub.add_parser("fit", help="update every number from a cohort of cases (EM); write a knowledge-base folder",
+                       description="Fit the knowledge base's numbers to a cohort by expectation-maximisation towards "
+                                   "the posterior mode: each record's value and range is its prior. Writes a "
+                                   "knowledge-base folder in which each updated record keeps its row and gains a "
+                                   "row of kind fitted.")
+    add_fit_arguments(p)
+    p.set_defaults(run=cmd_fit)
     return parser
 
 
