@@ -81,8 +81,8 @@ __all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "netwo
 
 TOLERANCE = 1e-6
 MAX_ITERATIONS = 200
-#: bisection steps of the one-dimensional M-step (the interval shrinks by 2^-100)
-BISECTION = 100
+#: bisection steps of the one-dimensional M-step (the interval shrinks by 2^-64)
+BISECTION = 64
 
 
 def prior_shape(p: Parameter) -> tuple[str, float, float, float, float]:
@@ -204,13 +204,13 @@ def _slope(x, a, b, alpha, beta, A, B, lam=0.0):
     return term(a, x) - term(b, 1.0 - x) + term(alpha - 1.0, x - A) - term(beta - 1.0, B - x) - lam
 
 
-def _maximise(a, b, alpha, beta, A, B, lo, hi, lam=0.0):
+def _maximise(a, b, alpha, beta, A, B, lo, hi, lam=0.0, steps: int = BISECTION):
     """The maximiser of ``_log_density(x) - lam x`` on ``[lo, hi]`` (elementwise; the function is concave)."""
     lo, hi = np.asarray(lo, float).copy(), np.asarray(hi, float).copy()
     left, right = lo.copy(), hi.copy()
     at_lo = _slope(lo, a, b, alpha, beta, A, B, lam) <= 0
     at_hi = _slope(hi, a, b, alpha, beta, A, B, lam) >= 0
-    for _ in range(BISECTION):
+    for _ in range(steps):
         mid = 0.5 * (left + right)
         up = _slope(mid, a, b, alpha, beta, A, B, lam) > 0
         left = np.where(up, mid, left)
@@ -394,57 +394,58 @@ def _stats_of(unit: Unit, stats: Statistics) -> tuple[float, float]:
     return 0.0, 0.0
 
 
-def _one(unit: Unit, z: float, t: float, lo: float, hi: float, current: float) -> float:
-    if t <= 0.0 or unit.distribution == "fixed":
-        return current
-    if lo > hi:  # cannot happen from a consistent start; stay put rather than break a range
-        return current
-    x = float(_maximise(np.float64(z), np.float64(max(t - z, 0.0)), unit.alpha, unit.beta, unit.A, unit.B,
-                        np.float64(lo), np.float64(hi)))
-    return min(max(x, lo), hi)
-
-
 def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray,
             stats: Statistics, informed: np.ndarray) -> np.ndarray:
     """One M-step. A link or risk factor that no case informs keeps its record's reading (its native
     number follows its effect's leak), so the loaded folder is the fitted network."""
     new = values.copy()
     params = knowledge.parameters
-    by_leak: dict[int, list[int]] = {}
+    count = len(units)
+    z, t = np.zeros(count), np.zeros(count)
     for u, unit in enumerate(units):
-        if unit.leak_record is not None:
-            by_leak.setdefault(unit.leak_record, []).append(u)
+        z[u], t[u] = _stats_of(unit, stats)
+    kind = np.array([unit.kind for unit in units])
+    alpha = np.array([unit.alpha for unit in units])
+    beta = np.array([unit.beta for unit in units])
+    A = np.array([unit.A for unit in units])
+    B = np.array([unit.B for unit in units])
+    low = np.array([unit.low for unit in units])
+    high = np.array([unit.high for unit in units])
+    free = informed & (t > 0) & np.array([unit.distribution != "fixed" for unit in units])
     record_unit = {unit.record: u for u, unit in enumerate(units)}
+
+    def solve(chosen: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        chosen = chosen & free & (lo <= hi)
+        if chosen.any():
+            x = _maximise(z[chosen], np.maximum(t[chosen] - z[chosen], 0.0), alpha[chosen], beta[chosen], A[chosen],
+                          B[chosen], lo[chosen], hi[chosen])
+            new[chosen] = np.minimum(np.maximum(x, lo[chosen]), hi[chosen])
+
     # leaks first, within the values that keep each link's reading within its range
-    for u, unit in enumerate(units):
-        if unit.kind not in ("condition_leak", "finding_leak"):
+    lo, hi = np.maximum(low, A), np.minimum(high, B)
+    for v, link in enumerate(units):
+        if link.leak_record is None:
             continue
-        lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
-        for v in by_leak.get(unit.record, []):
-            link = units[v]
-            p = values[v]
-            if not informed[v]:
-                hi = min(hi, params[link.record].value)                      # its native link stays >= 0
-                continue
-            if not np.isfinite(p) or p >= 1.0:
-                continue
-            lo = max(lo, 1.0 - (1.0 - link.low) / (1.0 - p))
-            hi = min(hi, 1.0 - (1.0 - link.high) / (1.0 - p))
-        z, t = _stats_of(unit, stats)
-        new[u] = _one(unit, z, t, lo, hi, values[u]) if informed[u] else values[u]
+        u = record_unit[link.leak_record]
+        if not informed[v]:
+            hi[u] = min(hi[u], params[link.record].value)                    # its native link stays >= 0
+            continue
+        p = values[v]
+        if np.isfinite(p) and p < 1.0:
+            lo[u] = max(lo[u], 1.0 - (1.0 - link.low) / (1.0 - p))
+            hi[u] = min(hi[u], 1.0 - (1.0 - link.high) / (1.0 - p))
+    solve((kind == "condition_leak") | (kind == "finding_leak"), lo, hi)
     # then links and risk factors given the new leaks, and binary context priors
+    lo, hi = np.maximum(low, A), np.minimum(high, B)
     for u, unit in enumerate(units):
-        if unit.kind in ("risk", "link"):
-            leak = new[record_unit[unit.leak_record]]
-            if not informed[u]:
-                new[u] = max(0.0, float(link_from_value(params[unit.record].value, leak)))
-                continue
-            lo, hi = _record_box(unit, leak)
-            z, t = _stats_of(unit, stats)
-            new[u] = _one(unit, z, t, lo, hi, values[u])
-        elif unit.kind == "context" and informed[u]:
-            z, t = _stats_of(unit, stats)
-            new[u] = _one(unit, z, t, max(unit.low, unit.A), min(unit.high, unit.B), values[u])
+        if unit.leak_record is None:
+            continue
+        leak = new[record_unit[unit.leak_record]]
+        if not informed[u]:
+            new[u] = max(0.0, float(link_from_value(params[unit.record].value, leak)))
+            continue
+        lo[u], hi[u] = _record_box(unit, leak)
+    solve((kind == "risk") | (kind == "link") | (kind == "context"), lo, hi)
     # multi-state context priors on the simplex
     groups: dict[int, list[int]] = {}
     for u, unit in enumerate(units):
@@ -473,7 +474,7 @@ def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np
     zero = np.zeros_like(c)
 
     def total(lam: float) -> float:
-        return float(_maximise(c, zero, alpha, beta, A, B, lo, hi, lam).sum())
+        return float(_maximise(c, zero, alpha, beta, A, B, lo, hi, lam, steps=48).sum())
 
     left, right = -1.0, 1.0
     scale = float(c.sum() + alpha.sum() + beta.sum() + 1.0)
@@ -481,7 +482,7 @@ def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np
         left *= 2.0
     while total(right) > 1.0 and right < 1e6 * scale:
         right *= 2.0
-    for _ in range(200):
+    for _ in range(80):
         mid = 0.5 * (left + right)
         if total(mid) > 1.0:
             left = mid
