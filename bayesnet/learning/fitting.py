@@ -197,11 +197,17 @@ def _log_density(x: np.ndarray, a, b, alpha, beta, A, B) -> np.ndarray:
     return term(a, x) + term(b, 1.0 - x) + term(alpha - 1.0, x - A) + term(beta - 1.0, B - x)
 
 
+def _ratio(c, y) -> np.ndarray:
+    """``c / y`` where ``c != 0``, else 0 (so a zero count never meets a zero distance)."""
+    c, y = np.broadcast_arrays(np.asarray(c, float), np.asarray(y, float))
+    out = np.zeros(c.shape)
+    np.divide(c, y, out=out, where=c != 0)
+    return out
+
+
 def _slope(x, a, b, alpha, beta, A, B, lam=0.0):
-    def term(c, y):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(c != 0, c / y, 0.0)
-    return term(a, x) - term(b, 1.0 - x) + term(alpha - 1.0, x - A) - term(beta - 1.0, B - x) - lam
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _ratio(a, x) - _ratio(b, 1.0 - x) + _ratio(alpha - 1.0, x - A) - _ratio(beta - 1.0, B - x) - lam
 
 
 def _maximise(a, b, alpha, beta, A, B, lo, hi, lam=0.0, steps: int = BISECTION):
@@ -473,21 +479,23 @@ def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np
         return current
     zero = np.zeros_like(c)
 
-    def total(lam: float) -> float:
-        return float(_maximise(c, zero, alpha, beta, A, B, lo, hi, lam, steps=48).sum())
+    def totals(lam: np.ndarray) -> np.ndarray:
+        """sum_s x_s(lambda) for each lambda: decreasing in lambda."""
+        shape = (len(lam), len(c))
+        args = [np.broadcast_to(v, shape) for v in (c, zero, alpha, beta, A, B, lo, hi)]
+        return _maximise(*args, lam=np.broadcast_to(np.asarray(lam, float)[:, None], shape), steps=56).sum(axis=1)
 
-    left, right = -1.0, 1.0
     scale = float(c.sum() + alpha.sum() + beta.sum() + 1.0)
-    while total(left) < 1.0 and left > -1e6 * scale:
-        left *= 2.0
-    while total(right) > 1.0 and right < 1e6 * scale:
-        right *= 2.0
-    for _ in range(80):
-        mid = 0.5 * (left + right)
-        if total(mid) > 1.0:
-            left = mid
-        else:
-            right = mid
+    left, right = -scale, 2.0 * scale
+    while totals(np.array([left]))[0] < 1.0 and left > -1e9 * scale:
+        left *= 4.0
+    while totals(np.array([right]))[0] > 1.0 and right < 1e9 * scale:
+        right *= 4.0
+    for _ in range(6):  # each round narrows the bracket 64-fold
+        grid = np.linspace(left, right, 65)
+        above = totals(grid) > 1.0
+        last = int(np.flatnonzero(above)[-1]) if above.any() else 0
+        left, right = grid[last], grid[min(last + 1, 64)]
     x = _maximise(c, zero, alpha, beta, A, B, lo, hi, 0.5 * (left + right))
     x = x / x.sum()
     if np.any(x < lo - 1e-12) or np.any(x > hi + 1e-12):
