@@ -249,3 +249,14 @@ def test_the_command_line_fits_a_cohort_file_into_a_folder(tmp_path, capsys):
     assert len(pd.read_csv(tmp_path / "report.csv")) == len(bayesnet.load(SMALL).knowledge.parameters)
     assert main(["--priors", str(SMALL), "fit", str(cohort), "-o", str(folder)]) == 2
     assert "new or empty" in capsys.readouterr().err
+
+
+def test_labelled_cases_are_counted_in_closed_form_as_the_engine_would(model):
+    """Cases with every condition and context node observed skip the engine: the same gradient identity
+    holds, and their log likelihood is the engine's."""
+    frame = model.sample(40, seed=12, missing=0.3)
+    frame = hide(frame, ["mineral_soft_tissue", "mineral_lung"], 0.5, 13)
+    batch = encode_frame(model, frame).batch
+    assert expected_statistics(model.network, batch).log_likelihood == pytest.approx(
+        float(model.engine.query_batch(batch)[0].sum()), rel=1e-12)
+    assert check_gradient(model, frame, SOME) == len(SOME)

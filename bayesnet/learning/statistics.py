@@ -130,6 +130,16 @@ def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: n
     if N == 0:
         return stats
     w = np.broadcast_to(np.asarray(weight, float), (N,)).astype(float)
+    known = np.all(batch.conditions.min(axis=2) == 0, axis=1) & np.all(np.stack(
+        [state >= 0 for state in _known_states(batch)], axis=1), axis=1)
+    if known.any():
+        rows = np.flatnonzero(known)
+        _closed_statistics(network, _subset(batch, rows), w[rows], stats, labels, rows)
+        if known.all():
+            return stats
+        rows = np.flatnonzero(~known)
+        batch, w = _subset(batch, rows), w[rows]
+        labels = None if labels is None else [labels[r] for r in rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ev, post = engine.query_batch(batch)
     bad = ~np.isfinite(log_ev)
@@ -138,8 +148,8 @@ def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: n
         names = [str(labels[r]) if labels is not None else str(r + 1) for r in rows[:5]]
         raise EvidenceError(f"{bad.sum()} case(s) have evidence that is impossible under the model (probability "
                             f"zero), e.g. {', '.join(names)}; score them to see which items cannot hold together")
-    stats.log_likelihood = float(np.dot(w, log_ev))
-    stats.cases = float(w.sum())
+    stats.log_likelihood += float(np.dot(w, log_ev))
+    stats.cases += float(w.sum())
     _finding_statistics(network, engine, batch, w, log_ev, post, stats)
     _condition_statistics(network, engine, batch, w, log_ev, post, stats)
     return stats
@@ -284,3 +294,69 @@ def _condition_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: Evide
             counts = np.bincount(known[k][observed], weights=w[observed], minlength=len(states_k)).astype(float)
             counts += w[~observed].sum() * net.context_prior[k]
             stats.context[k] += counts
+
+
+def _closed_statistics(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray, stats: Statistics, labels,
+                       rows: np.ndarray) -> None:
+    """Cases whose context and conditions are all observed: everything in closed form.
+
+    Given the conditions every engine row is an independent noisy-OR, so
+    ``log P(e) = log P(c) + sum_j log P(d_j | c) + sum_r log(lam0 a_r + lam1 (1 - a_r))`` with
+    ``a_r = (1 - L_r) prod_j (1 - p_rj)^d_j``, and a present finding was fired by cause ``j`` with
+    probability ``d_j p_j / (1 - a)`` (by its leak: ``L / (1 - a)``).
+    """
+    d = batch.conditions[:, :, 1] > 0                                               # (N, n) the labels
+    df = d.astype(float)
+    with np.errstate(divide="ignore"):
+        log_b = np.maximum(np.log1p(-net.link), -1e300)
+        log_a = np.log1p(-net.finding_leak)[None, :] + df @ log_b.T                  # (N, m): log P(row absent | d)
+    a = np.exp(log_a)
+    lam0, lam1 = batch.findings[..., 0], batch.findings[..., 1]
+    with np.errstate(divide="ignore"):
+        log_rows = np.log(lam0 * a + lam1 * -np.expm1(log_a)).sum(axis=1)
+        log_context = sum(np.log(np.sum(c * p[None, :], axis=1)) for c, p in zip(batch.context, net.context_prior))
+    known = _known_states(batch)
+    log_conditions = np.zeros(len(w))
+    for j, parents in enumerate(net.risk_parents):
+        table = _condition_table(net, j, np.stack([known[k] for k in parents], axis=1) if parents
+                                 else np.zeros((len(w), 0), dtype=int))
+        with np.errstate(divide="ignore"):
+            log_conditions += np.where(d[:, j], np.log(table), np.log1p(-table))
+    log_ev = log_context + log_conditions + log_rows
+    bad = ~np.isfinite(log_ev)
+    if bad.any():
+        names = [str(labels[r]) if labels is not None else str(r + 1) for r in rows[np.flatnonzero(bad)][:5]]
+        raise EvidenceError(f"{bad.sum()} case(s) have evidence that is impossible under the model (probability "
+                            f"zero), e.g. {', '.join(names)}; score them to see which items cannot hold together")
+    stats.log_likelihood += float(np.dot(w, log_ev))
+    stats.cases += float(w.sum())
+    # findings
+    mb = net.binary_count
+    lamb = batch.findings[:, :mb, :]
+    present = (lamb[..., 0] == 0) & (lamb[..., 1] > 0)
+    absent = (lamb[..., 1] == 0) & (lamb[..., 0] > 0)
+    unobserved = lamb[..., 0] == lamb[..., 1]
+    if np.any(~(present | absent | unobserved)):
+        raise EvidenceError("fitting needs hard evidence: a finding's cell is a state name or empty")
+    fired_by = present / np.maximum(-np.expm1(log_a[:, :mb]), 1e-300)               # 1 / P(F present | d)
+    for members, row in net.population:
+        active = (batch.findings[:, row, 0] == 0) & (batch.findings[:, row, 1] > 0)
+        scale = 1.0 / np.maximum(-np.expm1(log_a[:, row]), 1e-300)                  # 1 / P(population | d)
+        for i in members:
+            latent = active & unobserved[:, i]
+            present[:, i] |= latent
+            fired_by[:, i] = np.where(latent, scale, fired_by[:, i])
+    counted = present | absent
+    weighted = counted * w[:, None]
+    structure = net.link[:mb] > 0
+    stats.leak_trials += weighted.sum(axis=0)
+    stats.link_trials += (weighted.T @ df) * structure
+    fired = fired_by * w[:, None]                                                   # (N, mb)
+    stats.leak_fired += net.finding_leak[:mb] * fired.sum(axis=0)
+    stats.link_fired += net.link[:mb] * (fired.T @ df)
+    # conditions: the parents are known
+    for j, parents in enumerate(net.risk_parents):
+        states = np.stack([known[k] for k in parents], axis=1) if parents else np.zeros((len(w), 0), dtype=int)
+        _add_condition(net, j, states, w, df[:, j], stats)
+    for k, states_k in enumerate(net.context_states):
+        stats.context[k] += np.bincount(known[k], weights=w, minlength=len(states_k))
