@@ -260,3 +260,33 @@ def test_labelled_cases_are_counted_in_closed_form_as_the_engine_would(model):
     assert expected_statistics(model.network, batch).log_likelihood == pytest.approx(
         float(model.engine.query_batch(batch)[0].sum()), rel=1e-12)
     assert check_gradient(model, frame, SOME) == len(SOME)
+
+
+def test_diff_ranks_what_moved_and_names_the_scenarios_whose_top_changes(small_model, tmp_path, capsys):
+    from bayesnet.learning.comparison import compare_parameters, compare_scenarios
+    from bayesnet.analysis.scenarios import read_scenarios
+
+    truth = perturbed(small_model, 5)
+    result = small_model.fit(sample_cohort(truth, 3000, seed=6), max_iterations=30)
+    folder = result.write(tmp_path / "fitted")
+    fitted = bayesnet.load(folder)
+    numbers = compare_parameters(small_model, fitted)
+    table = result.table
+    assert np.allclose(numbers.loc[table.index, "change"], table["value"] - table["prior_value"], atol=1e-10)
+    moved = numbers["moved"].to_numpy()
+    assert np.all(np.diff(moved) <= 1e-15)                                   # ranked
+    scenarios = tmp_path / "scenarios.csv"
+    pd.DataFrame({"case": ["toe", "rim", "none"],
+                  "evidence": ["malformed_great_toe=present", "peripheral_rim=present trauma=present", ""]}
+                 ).to_csv(scenarios, index=False)
+    compared = compare_scenarios(small_model, fitted, read_scenarios(scenarios))
+    for case, row in compared.iterrows():
+        evidence = read_scenarios(scenarios)[["toe", "rim", "none"].index(case)].evidence
+        assert row["top_a"] == small_model.posteriors(evidence).index[0]
+        assert row["top_b"] == fitted.posteriors(evidence).index[0]
+        assert row["changed"] == (row["top_a"] != row["top_b"])
+    png = tmp_path / "diff.png"
+    assert main(["diff", str(SMALL), str(folder), "--scenarios", str(scenarios), "--png", str(png), "--top", "5"]) == 0
+    out = capsys.readouterr().out
+    assert numbers.index[0] in out and "scenarios change their top condition" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ from bayesnet.errors import BayesnetError
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import Model
 
-__all__ = ["add_sample_arguments", "cmd_sample", "add_fit_arguments", "cmd_fit"]
+__all__ = ["add_sample_arguments", "cmd_sample", "add_fit_arguments", "cmd_fit", "add_diff_arguments", "cmd_diff"]
 
 
 def share(text: str) -> float:
@@ -118,3 +118,88 @@ def cmd_fit(model: Model, args: argparse.Namespace) -> int:
           f"iterations ({state}; log posterior {result.log_posterior[0]:.6g} -> {result.log_posterior[-1]:.6g}); "
           f"wrote {target}", file=sys.stderr)
     return 0
+
+
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("first", metavar="FOLDER_A", help="a knowledge-base folder (before)")
+    parser.add_argument("second", metavar="FOLDER_B", help="a knowledge-base folder (after)")
+    parser.add_argument("--top", type=positive_int, default=20, metavar="N",
+                        help="list the N numbers that moved most (default 20)")
+    parser.add_argument("--scenarios", metavar="FILE",
+                        help="scenarios (CSV with columns case, evidence) whose top condition is compared "
+                             "(default: scripts/scenarios.csv of a checkout, if there)")
+    parser.add_argument("--csv", metavar="FILE", help="also write every number side by side (CSV)")
+    parser.add_argument("--png", metavar="FILE", help="also plot each number's value and range, before against after")
+
+
+def _default_scenarios():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "scenarios.csv"
+    return path if path.is_file() else None
+
+
+def cmd_diff(model: Model, args: argparse.Namespace) -> int:
+    from bayesnet.analysis.scenarios import read_scenarios
+    from bayesnet.learning.comparison import compare_parameters, compare_scenarios
+    from bayesnet.model import load
+
+    for name in (args.csv, args.png):
+        if name:
+            check_output_name(name)
+    a, b = load(args.first), load(args.second)
+    numbers = compare_parameters(a, b)
+    moved = numbers[numbers["change"].abs() > 0]
+    lines = [f"{a.knowledge_base} -> {b.knowledge_base}",
+             f"{len(moved)} of {len(numbers)} numbers differ; the {min(args.top, len(moved))} that moved most "
+             "(moved: change over the width of the first range):"]
+    shown = moved.head(args.top)
+    if len(shown):
+        table = shown[["kind_a", "value_a", "low_a", "high_a", "kind_b", "value_b", "low_b", "high_b", "moved"]]
+        lines.append(table.to_string(float_format=lambda x: f"{x:.4g}"))
+    path = args.scenarios or _default_scenarios()
+    if path is not None:
+        scenarios = compare_scenarios(a, b, read_scenarios(path))
+        changed = scenarios[scenarios["changed"]]
+        lines.append(f"\n{len(changed)} of {len(scenarios)} scenarios change their top condition"
+                     + (":" if len(changed) else "."))
+        if len(changed):
+            lines.append(changed.to_string(float_format=lambda x: f"{x:.4f}"))
+    sys.stdout.write("\n".join(lines) + "\n")
+    if args.csv:
+        numbers.to_csv(args.csv)
+    if args.png:
+        _plot(numbers, args.png, str(a.knowledge_base), str(b.knowledge_base))
+    return 0
+
+
+def _plot(numbers, path: str, first: str, second: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    both = numbers.dropna(subset=["value_a", "value_b"])
+    moved = both["change"].abs() > 0
+    fig, ax = plt.subplots(figsize=(7.5, 7))
+    for mask, colour, label in ((~moved, "0.7", "unchanged"), (moved.to_numpy(), "C0", "changed")):
+        part = both[mask]
+        if not len(part):
+            continue
+        x, y = part["value_a"].to_numpy(float), part["value_b"].to_numpy(float)
+        xerr = np.abs(np.vstack([x - part["low_a"].to_numpy(float), part["high_a"].to_numpy(float) - x]))
+        yerr = np.abs(np.vstack([y - part["low_b"].to_numpy(float), part["high_b"].to_numpy(float) - y]))
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", ms=3, color=colour, ecolor=colour, elinewidth=0.6,
+                    alpha=0.7, label=f"{label} ({len(part)})")
+    low = max(1e-6, float(np.nanmin(both[["low_a", "low_b", "value_a", "value_b"]].to_numpy(float).clip(1e-6))))
+    ax.plot([low, 1], [low, 1], color="k", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"before: value and range\n{first}")
+    ax.set_ylabel(f"after: value and 95% interval\n{second}")
+    ax.set_title("Every number of the knowledge base, before and after")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

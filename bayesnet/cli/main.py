@@ -22,7 +22,8 @@ from bayesnet import __version__
 from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
-from bayesnet.cli.learn_commands import add_fit_arguments, add_sample_arguments, cmd_fit, cmd_sample
+from bayesnet.cli.learn_commands import (add_diff_arguments, add_fit_arguments, add_sample_arguments, cmd_diff, cmd_fit,
+                                         cmd_sample)
 from bayesnet.cli.score_command import add_score_arguments, cmd_score
 from bayesnet.errors import BayesnetError
 from bayesnet.inference.evidence import parse_evidence
@@ -277,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "row of kind fitted.")
     add_fit_arguments(p)
     p.set_defaults(run=cmd_fit)
+
+    p = sub.add_parser("diff", help="what changed between two knowledge-base folders: numbers and top conditions",
+                       description="List the numbers that moved most between two knowledge bases (a fit's prior and "
+                                   "result, say) and the scenarios whose top condition changes; --png plots every "
+                                   "number before against after with its range.")
+    add_diff_arguments(p)
+    p.set_defaults(run=cmd_diff)
     return parser
 
 
