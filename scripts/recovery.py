@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--max-iterations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
+    parser.add_argument("--table", metavar="FILE", help="also write every record with its truth and interval (CSV)")
     args = parser.parse_args()
     model = bayesnet.load()
     values = draw_records(uncertainty(model), 1, args.seed)
@@ -81,6 +82,8 @@ def main() -> int:
         "total seconds": round(sum(result.seconds), 1),
         "log posterior": [round(x, 3) for x in result.log_posterior],
     }
+    if args.table:
+        table.assign(truth=true, covered=covered).to_csv(args.table)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:
