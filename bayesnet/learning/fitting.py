@@ -29,10 +29,12 @@ EM for the maximum a posteriori numbers (Dempster, Laird & Rubin 1977):
   evidence is "every presenting finding absent"; their expected counts are added with that weight.
 * **M-step**: each native number maximises its expected complete-data log likelihood
   ``Z log x + (T - Z) log(1 - x)`` plus its log prior, within its range (a one-dimensional concave
-  problem, solved by bisection on the derivative). Leaks are updated first, within the values that
-  keep every link of the effect within its record's range, then the links given the new leaks. A
-  multi-state context prior is solved on the simplex (a Lagrange multiplier found by bisection),
-  and kept if it does not improve its part of the objective.
+  problem, solved by bisection on the derivative). A link's range depends on its effect's leak
+  (the record ``1 - (1 - L)(1 - p)`` must stay within ``[low, high]``), so each leak is chosen with
+  its links: on two grids of candidate leaks that hold the current one, the leak's objective plus
+  each link's best value given it; then the links given the new leaks. A multi-state context prior
+  is solved on the simplex (a Lagrange multiplier found by bisection), and kept if it does not
+  improve its part of the objective.
 
 Each step maximises its part of the expected complete-data log posterior over a set that contains
 the current numbers, so the **log posterior** ``sum_c log P(e_c) - N log pi + sum log prior`` never
@@ -427,20 +429,26 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
                           B[chosen], lo[chosen], hi[chosen])
             new[chosen] = np.minimum(np.maximum(x, lo[chosen]), hi[chosen])
 
-    # leaks first, within the values that keep each link's reading within its range
-    lo, hi = np.maximum(low, A), np.minimum(high, B)
+    # leaks first, each jointly with its links: over candidate leaks (the current one among them), the
+    # leak's own objective plus each informed link's best value within its range given that leak
+    links_of: dict[int, list[int]] = {}
     for v, link in enumerate(units):
-        if link.leak_record is None:
+        if link.leak_record is not None:
+            links_of.setdefault(record_unit[link.leak_record], []).append(v)
+    for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
+        members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
+        lo, hi = max(low[u], A[u]), min(high[u], B[u])
+        for v in links_of.get(u, []):
+            if not informed[v]:
+                hi = min(hi, params[units[v].record].value)                  # its native link stays >= 0
+            elif units[v].distribution == "fixed":
+                p = values[v]
+                if p < 1.0:
+                    lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
+                    hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+        if not lo <= hi:
             continue
-        u = record_unit[link.leak_record]
-        if not informed[v]:
-            hi[u] = min(hi[u], params[link.record].value)                    # its native link stays >= 0
-            continue
-        p = values[v]
-        if np.isfinite(p) and p < 1.0:
-            lo[u] = max(lo[u], 1.0 - (1.0 - link.low) / (1.0 - p))
-            hi[u] = min(hi[u], 1.0 - (1.0 - link.high) / (1.0 - p))
-    solve((kind == "condition_leak") | (kind == "finding_leak"), lo, hi)
+        new[u] = _profile_leak(units, u, members, values, z, t, alpha, beta, A, B, lo, hi)
     # then links and risk factors given the new leaks, and binary context priors
     lo, hi = np.maximum(low, A), np.minimum(high, B)
     for u, unit in enumerate(units):
@@ -460,6 +468,44 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
     for k, members in groups.items():
         new[members] = _simplex(network, k, [units[u] for u in members], values[members], stats.context[k])
     return new
+
+
+def _profile_leak(units: Sequence[Unit], u: int, members: list[int], values: np.ndarray, z: np.ndarray, t: np.ndarray,
+                  alpha: np.ndarray, beta: np.ndarray, A: np.ndarray, B: np.ndarray, lo: float, hi: float) -> float:
+    """The leak that maximises its own objective plus its links' best objectives given it (each link
+    within its record's range), searched on two grids that hold the current leak: never worse than it."""
+    current = float(values[u])
+    m = np.array(members, dtype=int)
+
+    def objective(leaks: np.ndarray) -> np.ndarray:
+        own = _log_density(leaks, z[u], max(t[u] - z[u], 0.0), alpha[u], beta[u], A[u], B[u])
+        if not m.size:
+            return own
+        shape = (len(leaks), m.size)
+        low = np.array([units[v].low for v in m])[None, :]
+        high = np.array([units[v].high for v in m])[None, :]
+        leak = leaks[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            box_lo = np.maximum(np.maximum(1.0 - (1.0 - low) / (1.0 - leak), 0.0), A[m][None, :])
+            box_hi = np.minimum(np.minimum(1.0 - (1.0 - high) / (1.0 - leak), 1.0), B[m][None, :])
+        feasible = np.all(box_lo <= box_hi, axis=1)
+        safe_hi = np.maximum(box_hi, box_lo)
+        args = [np.broadcast_to(x, shape) for x in (z[m], np.maximum(t[m] - z[m], 0.0), alpha[m], beta[m], A[m], B[m])]
+        best = _maximise(*args, box_lo, safe_hi)
+        total = own + _log_density(best, *args).sum(axis=1)
+        return np.where(feasible, total, -np.inf)
+
+    grid = np.unique(np.concatenate([np.linspace(lo, hi, 65), [min(max(current, lo), hi)]]))
+    score = objective(grid)
+    best = int(np.argmax(score))
+    left, right = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    fine = np.unique(np.concatenate([np.linspace(left, right, 33), [grid[best]]]))
+    fine_score = objective(fine)
+    candidate = float(fine[int(np.argmax(fine_score))])
+    if not np.isfinite(fine_score.max()):
+        return current
+    at_current = objective(np.array([current]))[0] if lo <= current <= hi else -np.inf
+    return candidate if fine_score.max() >= at_current else current
 
 
 def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np.ndarray, counts: np.ndarray) -> np.ndarray:
