@@ -36,7 +36,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from bayesnet.errors import BayesnetError
+from bayesnet.errors import BayesnetError, UnknownNameError
 from bayesnet.knowledge.base import BINARY
 from bayesnet.knowledge.network import NoisyOrNetwork
 
@@ -173,7 +173,6 @@ def _shares(names: tuple[str, ...], missing: float | Mapping[str, float], what: 
     if isinstance(missing, Mapping):
         unknown = sorted(set(missing) - allowed)
         if unknown:
-            from bayesnet.errors import UnknownNameError
             raise UnknownNameError("node in missing", unknown[0], sorted(allowed))
         shares = {name: float(missing.get(name, 0.0)) for name in names}
     else:
