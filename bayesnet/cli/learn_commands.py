@@ -103,9 +103,16 @@ def cmd_fit(model: Model, args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"log posterior {log_posterior:.6g}")
             bar.update(1)
 
+    from bayesnet.cohort.scoring import UnknownColumnError
+
     try:
         result = model.fit(args.cohort, max_iterations=args.max_iterations, tolerance=args.tolerance,
                            id_column=args.id_column, progress=progress)
+    except UnknownColumnError as error:
+        if args.id_column is not None:
+            raise
+        raise UnknownColumnError(list(error.names), error.valid,
+                                 "; a column of case identifiers is named with --id") from None
     finally:
         if bar is not None:
             bar.close()
