@@ -435,6 +435,7 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
     for v, link in enumerate(units):
         if link.leak_record is not None:
             links_of.setdefault(record_unit[link.leak_record], []).append(v)
+    jobs = []
     for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
         members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
         lo, hi = max(low[u], A[u]), min(high[u], B[u])
@@ -446,9 +447,12 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
                 if p < 1.0:
                     lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
                     hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
-        if not lo <= hi:
-            continue
-        new[u] = _profile_leak(units, u, members, values, z, t, alpha, beta, A, B, lo, hi)
+        if lo <= hi:
+            jobs.append((u, members, lo, hi))
+    if jobs:
+        chosen = _profile_leaks(jobs, values, z, t, alpha, beta, A, B, low, high)
+        for (u, *_), x in zip(jobs, chosen):
+            new[u] = x
     # then links and risk factors given the new leaks, and binary context priors
     lo, hi = np.maximum(low, A), np.minimum(high, B)
     for u, unit in enumerate(units):
@@ -470,43 +474,64 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
     return new
 
 
-def _profile_leak(units: Sequence[Unit], u: int, members: list[int], values: np.ndarray, z: np.ndarray, t: np.ndarray,
-                  alpha: np.ndarray, beta: np.ndarray, A: np.ndarray, B: np.ndarray, lo: float, hi: float) -> float:
-    """The leak that maximises its own objective plus its links' best objectives given it (each link
-    within its record's range), searched on two grids that hold the current leak: never worse than it."""
-    current = float(values[u])
-    m = np.array(members, dtype=int)
+def _profile_leaks(jobs: list, values: np.ndarray, z: np.ndarray, t: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
+                   A: np.ndarray, B: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """For each job ``(leak unit, its informed links, lo, hi)``: the leak that maximises its own
+    objective plus its links' best objectives given it (each link within its record's range),
+    searched on two grids; the current leak where no candidate beats it. All leaks at once."""
+    count = len(jobs)
+    width = max(1, max(len(m) for _, m, _, _ in jobs))
+    leak_units = np.array([u for u, _, _, _ in jobs])
+    lo = np.array([j[2] for j in jobs])
+    hi = np.array([j[3] for j in jobs])
+    index = np.zeros((count, width), dtype=int)
+    real = np.zeros((count, width), dtype=bool)
+    for r, (_, members, _, _) in enumerate(jobs):
+        index[r, :len(members)] = members
+        real[r, :len(members)] = True
 
-    def objective(leaks: np.ndarray) -> np.ndarray:
-        own = _log_density(leaks, z[u], max(t[u] - z[u], 0.0), alpha[u], beta[u], A[u], B[u])
-        if not m.size:
-            return own
-        shape = (len(leaks), m.size)
-        low = np.array([units[v].low for v in m])[None, :]
-        high = np.array([units[v].high for v in m])[None, :]
-        leak = leaks[:, None]
+    def pick(array: np.ndarray, pad: float) -> np.ndarray:
+        return np.where(real, array[index], pad)[:, None, :]                      # (U, 1, K)
+
+    zl, bl = pick(z, 0.0), pick(np.maximum(t - z, 0.0), 0.0)
+    al, be, Al, Bl = pick(alpha, 1.0), pick(beta, 1.0), pick(A, 0.0), pick(B, 1.0)
+    lowl, highl = pick(low, 0.0), pick(high, 1.0)
+    zu, bu = z[leak_units][:, None], np.maximum(t - z, 0.0)[leak_units][:, None]
+    au, bt, Au, Bu = alpha[leak_units][:, None], beta[leak_units][:, None], A[leak_units][:, None], B[leak_units][:, None]
+
+    def objective(leaks: np.ndarray) -> np.ndarray:                                # (U, G) -> (U, G)
+        own = _log_density(leaks, zu, bu, au, bt, Au, Bu)
+        leak = leaks[:, :, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            box_lo = np.maximum(np.maximum(1.0 - (1.0 - low) / (1.0 - leak), 0.0), A[m][None, :])
-            box_hi = np.minimum(np.minimum(1.0 - (1.0 - high) / (1.0 - leak), 1.0), B[m][None, :])
-        feasible = np.all(box_lo <= box_hi, axis=1)
-        safe_hi = np.maximum(box_hi, box_lo)
-        args = [np.broadcast_to(x, shape) for x in (z[m], np.maximum(t[m] - z[m], 0.0), alpha[m], beta[m], A[m], B[m])]
-        best = _maximise(*args, box_lo, safe_hi)
-        total = own + _log_density(best, *args).sum(axis=1)
-        return np.where(feasible, total, -np.inf)
+            box_lo = np.maximum(np.maximum(1.0 - (1.0 - lowl) / (1.0 - leak), 0.0), Al)
+            box_hi = np.minimum(np.minimum(1.0 - (1.0 - highl) / (1.0 - leak), 1.0), Bl)
+        box_lo = np.where(real[:, None, :], box_lo, 0.0)
+        box_hi = np.where(real[:, None, :], box_hi, 1.0)
+        feasible = np.all(box_lo <= box_hi, axis=2)
+        shape = box_lo.shape
+        args = [np.broadcast_to(x, shape) for x in (zl, bl, al, be, Al, Bl)]
+        best = _maximise(*args, box_lo, np.maximum(box_hi, box_lo))
+        links = np.where(real[:, None, :], _log_density(best, *args), 0.0).sum(axis=2)
+        return np.where(feasible, own + links, -np.inf)
 
-    grid = np.unique(np.concatenate([np.linspace(lo, hi, 65), [min(max(current, lo), hi)]]))
+    current = np.minimum(np.maximum(values[leak_units], lo), hi)
+    grid = np.concatenate([lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 65)[None, :], current[:, None]],
+                          axis=1)
     score = objective(grid)
-    best = int(np.argmax(score))
-    left, right = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    fine = np.unique(np.concatenate([np.linspace(left, right, 33), [grid[best]]]))
+    best = np.argmax(score, axis=1)
+    order = np.sort(grid, axis=1)
+    position = np.array([np.searchsorted(order[r], grid[r, best[r]]) for r in range(count)])
+    left = order[np.arange(count), np.maximum(position - 1, 0)]
+    right = order[np.arange(count), np.minimum(position + 1, grid.shape[1] - 1)]
+    fine = np.concatenate([left[:, None] + (right - left)[:, None] * np.linspace(0.0, 1.0, 33)[None, :],
+                           grid[np.arange(count), best][:, None]], axis=1)
     fine_score = objective(fine)
-    candidate = float(fine[int(np.argmax(fine_score))])
-    if not np.isfinite(fine_score.max()):
-        return current
-    at_current = objective(np.array([current]))[0] if lo <= current <= hi else -np.inf
-    return candidate if fine_score.max() >= at_current else current
-
+    candidate = fine[np.arange(count), np.argmax(fine_score, axis=1)]
+    at_current = objective(values[leak_units][:, None])[:, 0]
+    inside = (values[leak_units] >= lo) & (values[leak_units] <= hi)
+    at_current = np.where(inside, at_current, -np.inf)
+    better = np.isfinite(fine_score.max(axis=1)) & (fine_score.max(axis=1) >= at_current)
+    return np.where(better, candidate, values[leak_units])
 
 def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The MAP of a multi-state prior: ``sum_s c_s log x_s + log prior_s(x_s)`` on the simplex, each
