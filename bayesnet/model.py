@@ -136,15 +136,7 @@ class Model:
         """P(no modelled condition is present | evidence): the share of such cases that the leaks
         (causes outside the model) explain. 0 when a condition is observed present."""
         encoded = evidence if isinstance(evidence, EncodedEvidence) else self.encode(evidence)
-        return float(np.exp(self._log_none(encoded) - self.answer(encoded).log_evidence))
-
-    def _log_none(self, encoded: EncodedEvidence) -> float:
-        """log P(evidence, every condition absent)."""
-        if np.any(encoded.conditions[:, 0] == 0):
-            return -np.inf
-        clamped = EncodedEvidence(encoded.context, encoded.conditions * np.array([1.0, 0.0]), encoded.findings,
-                                  encoded.items, encoded.alternatives)
-        return self.engine.query(clamped).log_evidence
+        return self.answer(encoded).none
 
     def posteriors(self, evidence: Evidence | None = None) -> pd.DataFrame:
         """The differential: P(condition present | evidence) for every condition, ranked.
@@ -173,12 +165,14 @@ class Model:
         referral, none_prior = self._referral(encoded)
         prior = referral[order]
         ranked = posterior[order]
+        table = np.empty((len(order), 3))
+        table[:, 0] = ranked
+        table[:, 1] = prior
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = ranked / prior
-        frame = pd.DataFrame(np.column_stack([ranked, prior, ratio]), index=self._condition_index[order],
-                             columns=self._differential_columns, copy=False)
+            np.divide(ranked, prior, out=table[:, 2])
+        frame = pd.DataFrame(table, index=self._condition_index[order], columns=self._differential_columns, copy=False)
         frame.attrs["log_evidence"] = answer.log_evidence
-        frame.attrs["none"] = float(np.exp(self._log_none(encoded) - answer.log_evidence))
+        frame.attrs["none"] = answer.none
         frame.attrs["none_prior"] = none_prior
         frame.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return frame
@@ -207,7 +201,7 @@ class Model:
         if cached is None:
             given = self.encode({node: value for node, value in encoded.items if node in self._presenting_names})
             answer = self.engine.query(given)
-            cached = (answer.posterior, float(np.exp(self._log_none(given) - answer.log_evidence)))
+            cached = (answer.posterior, answer.none)
             if len(self._referral_cache) < 64:
                 self._referral_cache[presenting] = cached
         return cached

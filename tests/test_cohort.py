@@ -15,7 +15,9 @@ import pytest
 
 import bayesnet
 from bayesnet.cli.main import main
-from bayesnet.cohort.scoring import CohortRowError, UnknownColumnError, score_csv, score_frame
+from bayesnet.cohort.scoring import (CohortRowError, UnknownColumnError, encode_frame, frame_codes, score_csv,
+                                     score_frame)
+from bayesnet.inference.kernel import ANSWERED, DECLINED
 from bayesnet.errors import EvidenceError, UnknownNameError
 from conftest import DATA, SMALL
 
@@ -360,3 +362,36 @@ def test_batch_equals_one_by_one_on_the_shipped_network(model):
     frame = frame.loc[result.index]
     expected = one_by_one(model, frame)
     np.testing.assert_allclose(result.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_the_codes_fill_the_likelihoods_that_single_queries_use(model):
+    """A cohort's cells are kept as state codes and each case's likelihoods filled in the kernel: they
+    equal what ``model.encode`` builds for the same evidence, population row included."""
+    rng = np.random.default_rng(11)
+    rows = 60
+    columns = {}
+    for node in [*model.context, *model.conditions, *model.findings]:
+        states = np.array(model.states(node), dtype=object)
+        columns[node] = np.where(rng.random(rows) < 0.2, states[rng.integers(len(states), size=rows)], None)
+    columns["mineral_soft_tissue"][:20] = None                 # both presenting findings open: the population row
+    columns["mineral_lung"][:20] = None
+    frame = pd.DataFrame(columns)
+    batch = encode_frame(model, frame).batch
+    for i, (_, row) in enumerate(frame.iterrows()):
+        alone = model.encode({k: v for k, v in row.items() if isinstance(v, str)})
+        assert np.array_equal(batch.findings[i], alone.findings)
+        assert np.array_equal(batch.conditions[i], alone.conditions)
+        assert all(np.array_equal(b[i], a) for b, a in zip(batch.context, alone.context))
+
+
+def test_cases_the_kernel_declines_are_answered_by_the_general_path_in_a_batch(model):
+    """28 positive findings open more slots than the kernel holds: the batch answers that row by the
+    general path, as a single query does, beside an ordinary row."""
+    heavy = {f: model.states(f)[-1] for f in [f for f in model.findings if f != "mineral_lung"][:28]}
+    light = {"mineral_soft_tissue": "present", "trauma": "present"}
+    frame = pd.DataFrame([heavy, light])
+    coded = frame_codes(model, frame)
+    status, _, _ = model.engine._kernel.coded_rows(coded.codes, coded.table)
+    assert status.tolist() == [DECLINED, ANSWERED]
+    result = model.posteriors_batch(frame)
+    np.testing.assert_allclose(result.to_numpy(), one_by_one(model, frame).to_numpy(), rtol=0, atol=1e-9)

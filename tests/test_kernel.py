@@ -39,7 +39,9 @@ from bayesnet.knowledge.network import NoisyOrNetwork
 # ---------------------------------------------------------------------------- helpers
 def kernel_answer(engine: ExactEngine, encoded) -> tuple[int, float, np.ndarray]:
     """The compiled kernel's status, log P(evidence) and posteriors for one case (no fallback)."""
-    return engine._kernel.one(np.concatenate([*encoded.context, _PAD]), encoded.conditions, encoded.findings)
+    status, log_evidence, _, posterior = engine._kernel.one(np.concatenate([*encoded.context, _PAD]),
+                                                            encoded.conditions, encoded.findings)
+    return status, log_evidence, posterior
 
 
 def answered_exactly(network: NoisyOrNetwork, evidence: dict, engine: ExactEngine | None = None) -> np.ndarray:

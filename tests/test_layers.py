@@ -9,11 +9,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "bayesnet"
 #: layer -> the layers (and top-level modules) it must never import
 FORBIDDEN = {
-    "knowledge": {"inference", "analysis", "cohort", "learning", "cli", "model"},
-    "inference": {"analysis", "cohort", "learning", "cli", "model"},
-    "cohort": {"analysis", "learning", "cli", "model"},
-    "analysis": {"cli", "cohort", "learning"},
-    "learning": {"cli", "model"},
+    "knowledge": {"inference", "analysis", "cohort", "learning", "cli", "model", "web"},
+    "inference": {"analysis", "cohort", "learning", "cli", "model", "web"},
+    "cohort": {"analysis", "learning", "cli", "model", "web"},
+    "analysis": {"cli", "cohort", "learning", "web"},
+    "learning": {"cli", "model", "web"},
+    "web": {"cli"},
 }
 
 
@@ -40,3 +41,20 @@ def test_a_layer_does_not_import_the_layers_above_it(layer):
 def test_no_module_is_left_in_the_flat_package_but_the_public_ones():
     flat = {p.name for p in PACKAGE.glob("*.py")}
     assert flat == {"__init__.py", "__main__.py", "errors.py", "model.py"}
+
+
+def test_the_public_modules_do_not_import_the_web_layer_or_the_command_line():
+    for name in ("__init__.py", "errors.py", "model.py"):
+        wrong = imported(PACKAGE / name) & {"web", "cli"}
+        assert not wrong, f"{name} imports {', '.join(sorted(wrong))}"
+
+
+def test_the_command_line_imports_the_web_layer_only_when_serving():
+    import subprocess
+    import sys
+
+    code = ("import sys, bayesnet.cli.main; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn') or m.startswith('bayesnet.web')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

@@ -19,3 +19,8 @@ def test_wheel_carries_every_priors_file(tmp_path):
         name = path.relative_to(ROOT / "priors").as_posix()
         assert f"bayesnet/priors/{name}" in names, name
     assert "bayesnet/model.py" in names
+    static = ROOT / "bayesnet" / "web" / "static"
+    assets = [p.relative_to(ROOT).as_posix() for p in static.rglob("*") if p.is_file()]
+    assert {"bayesnet/web/static/index.html", "bayesnet/web/static/app.js"} <= set(assets)
+    for name in assets:
+        assert name in names, f"the page's asset {name} is not in the wheel"

@@ -25,6 +25,7 @@ from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_
 from bayesnet.cli.learn_commands import (add_diff_arguments, add_fit_arguments, add_sample_arguments, cmd_diff, cmd_fit,
                                          cmd_sample)
 from bayesnet.cli.score_command import add_score_arguments, cmd_score
+from bayesnet.cli.serve_command import add_serve_arguments, check_serve, cmd_serve
 from bayesnet.errors import BayesnetError
 from bayesnet.inference.evidence import parse_evidence
 from bayesnet.knowledge.identity import DIFF_COLUMNS, diff_folders
@@ -285,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "number before against after with its range.")
     add_diff_arguments(p)
     p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("serve", help="the differential as a local web page",
+                       description="Serve the differential as a web page and a JSON API on this machine "
+                                   "(needs the web extra: pip install \"bayesnet[web]\").")
+    add_serve_arguments(p)
+    p.set_defaults(run=cmd_serve, check=check_serve)
     return parser
 
 
@@ -295,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[Model, argparse.Namespace], int] = args.run
     try:
         with stop_on_signals():
+            if getattr(args, "check", None) is not None:
+                args.check(args)  # what a command needs beyond the model, checked before the model loads
             model = load(args.priors, literature=not args.no_literature)
             status = run(model, args)
             sys.stdout.flush()  # a full disk behind standard output is reported here, not at exit
@@ -313,8 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # Ctrl-C, or a Stopped signal
         signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
         what = "interrupted (SIGINT)" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        print(f"bayesnet: {what}; output files are written only by a complete run", file=sys.stderr)
+        after = "the server has stopped" if args.command == "serve" else "output files are written only by a complete run"
+        print(f"bayesnet: {what}; {after}", file=sys.stderr)
         return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+    finally:
+        listening = getattr(args, "socket", None)  # bayesnet serve's socket, bound before the model loads
+        if listening is not None:
+            listening.close()
 
 
 def _silence_stdout() -> None:

@@ -5,9 +5,10 @@ or finding nodes, in any order and any subset); each cell is a state name of its
 empty cell (``NaN``, ``None``, ``""`` or blanks) means the node is not observed. Cells hold hard
 evidence only: soft evidence is for :meth:`bayesnet.Model.posteriors`.
 
-The whole frame is encoded at once (each column's states are mapped to indices through a pandas
-``Categorical``) into an :class:`~bayesnet.inference.evidence.EvidenceBatch`, and the engine answers the batch
-with :meth:`~bayesnet.inference.engine.ExactEngine.query_batch`. The answer for a row equals the answer for
+The whole frame is encoded at once: each column's cells become state indices (through a pandas
+``Categorical``; see :mod:`bayesnet.inference.coded`), and the engine answers the cases from those
+codes with :meth:`~bayesnet.inference.engine.ExactEngine.query_coded`, filling each case's
+likelihoods just before answering it. :func:`encode_frame` gives the same cases as likelihood arrays. The answer for a row equals the answer for
 the same evidence given to :meth:`bayesnet.Model.posteriors` alone.
 
 Bad input
@@ -39,8 +40,8 @@ import pandas as pd
 from bayesnet.cohort.csvguard import GuardedCSV
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError, shown, suggest
 from bayesnet.inference.engine import ExactEngine
-from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch, apply_population
-from bayesnet.knowledge.base import BINARY
+from bayesnet.inference.coded import BLANK, CodeTable, code_table, fill_rows
+from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
 
 
@@ -201,9 +202,6 @@ def _check_columns(model: Model, frame: pd.DataFrame) -> None:
         raise EvidenceError(f"each column of a cohort must name a different node; given twice: {', '.join(duplicated)}")
 
 
-BLANK = -2  # a cell's code when it is empty (unobserved); -1 is a value that is not a state
-
-
 def _state_codes(values: pd.Series, states: tuple[str, ...]) -> np.ndarray:
     """Each cell's state index, ``BLANK`` where empty, -1 where not a state of the node.
 
@@ -237,6 +235,50 @@ def _is_blank(value: object) -> bool:
     return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
 
 
+@dataclass(frozen=True)
+class _Problem:
+    position: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
+class FrameCodes:
+    """A cohort's cells as state codes: ``codes`` ``(C, N)`` (a state's index, negative where empty)
+    for the columns of ``table``, ``valid`` marking the rows whose cells are all states of their
+    nodes, and the problems of the others."""
+
+    table: CodeTable
+    codes: np.ndarray
+    valid: np.ndarray
+    problems: list[_Problem]
+
+
+def frame_codes(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _where: str = "") -> FrameCodes:
+    """Each cell of a cohort as its state's index (see :mod:`bayesnet.inference.coded`), naming every
+    cell that is not a state of its node."""
+    _check_columns(model, frame)
+    net = model.network
+    columns = [str(c) for c in frame.columns]
+    table = code_table(net, columns)
+    codes = np.empty((len(columns), len(frame)), dtype=np.int16)
+    valid = np.ones(len(frame), dtype=bool)
+    problems: list[_Problem] = []
+    for c, (column, states) in enumerate(zip(columns, table.states)):
+        values = frame[column]
+        codes[c] = _state_codes(values, states)
+        unknown = codes[c] == -1
+        if unknown.any():
+            for position in np.flatnonzero(unknown):
+                value = values.iloc[position]
+                name = _row_name(first_row + int(position), frame.index[position], _where)
+                problems.append(_Problem(int(position), column, _text(value),
+                                         f"{name}, column {column}: {_unknown_state(column, value, states)}"))
+            valid &= ~unknown
+    return FrameCodes(table, codes, valid, problems)
+
+
 def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _where: str = "") -> EncodedFrame:
     """Encode a cohort's cells as likelihood arrays, without scoring it.
 
@@ -253,66 +295,20 @@ def encode_frame(model: Model, frame: pd.DataFrame, *, first_row: int = 1, _wher
     -------
     EncodedFrame
         ``batch`` holds the rows whose cells are all valid states (``valid`` marks them among the
-        frame's rows); ``errors`` lists every cell that is not a state of its node.
+        frame's rows), with the population's condition applied; ``errors`` lists every cell that is
+        not a state of its node.
 
     Raises
     ------
     UnknownColumnError
         A column that is not a node of the model.
     """
-    _check_columns(model, frame)
-    net = model.network
-    rows = len(frame)
-    context = [np.ones((rows, len(states))) for states in net.context_states]
-    conditions = np.ones((rows, len(net.conditions), 2))
-    findings = np.ones((rows, len(net.findings), 2))
-    kidx = {k: a for a, k in enumerate(net.context)}
-    cidx = {c: j for j, c in enumerate(net.conditions)}
-    fidx = {f: i for i, f in enumerate(net.findings[:net.binary_count])}
-    valid = np.ones(rows, dtype=bool)
-    problems: list[_Problem] = []
-    for column in frame.columns:
-        values = frame[column]
-        ordered = net.ordered_finding(column)
-        if column in kidx:
-            states, target = net.context_states[kidx[column]], context[kidx[column]]
-        elif ordered is not None:
-            states, target = ordered.states, None
-        else:
-            states = BINARY
-            target = conditions[:, cidx[column]] if column in cidx else findings[:, fidx[column]]
-        codes = _state_codes(values, states)
-        observed = codes >= 0
-        if ordered is not None:
-            for state in range(len(states)):
-                hit = np.flatnonzero(codes == state)
-                for row, row_state in ordered.rows(state):
-                    findings[hit, row] *= np.arange(2) == row_state
-        elif observed.any():
-            hit = np.flatnonzero(observed)
-            target[hit] = 0.0
-            target[hit, codes[hit]] = 1.0
-        unknown = codes == -1
-        for position in np.flatnonzero(unknown):
-            value = values.iloc[position]
-            name = _row_name(first_row + int(position), frame.index[position], _where)
-            problems.append(_Problem(int(position), column, _text(value),
-                                     f"{name}, column {column}: {_unknown_state(column, value, states)}"))
-        valid &= ~unknown
-    apply_population(net, findings)
-    if valid.all():
-        batch = EvidenceBatch(tuple(context), conditions, findings)
-    else:
-        batch = EvidenceBatch(tuple(c[valid] for c in context), conditions[valid], findings[valid])
-    return EncodedFrame(batch, valid, _errors(frame, problems, first_row))
-
-
-@dataclass(frozen=True)
-class _Problem:
-    position: int
-    column: str
-    value: str
-    message: str
+    coded = frame_codes(model, frame, first_row=first_row, _where=_where)
+    context, conditions, findings = fill_rows(coded.table, coded.codes[:, coded.valid])
+    bounds = np.cumsum([0, *(len(s) for s in model.network.context_states)])
+    batch = EvidenceBatch(tuple(np.ascontiguousarray(context[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])),
+                          conditions, findings)
+    return EncodedFrame(batch, coded.valid, _errors(frame, coded.problems, first_row))
 
 
 def _text(value: object) -> str:
@@ -411,14 +407,15 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
     """
     if on_error not in ON_ERROR:
         raise EvidenceError(f"on_error must be one of {', '.join(map(repr, ON_ERROR))}, got {on_error!r}")
-    encoded = encode_frame(model, frame, first_row=first_row, _where=_where)
-    errors = encoded.errors
+    coded = frame_codes(model, frame, first_row=first_row, _where=_where)
+    errors = _errors(frame, coded.problems, first_row)
     if len(errors) and on_error == "raise":
         _raise_rows(errors)
-    valid = np.flatnonzero(encoded.valid)
+    valid = np.flatnonzero(coded.valid)
     if len(valid):
+        codes = coded.codes if len(valid) == len(frame) else coded.codes[:, valid]
         with np.errstate(divide="ignore", invalid="ignore"):  # impossible rows come back as -inf, handled below
-            log_ev, posterior = model.engine.query_batch(encoded.batch, workers=workers)
+            log_ev, posterior = model.engine.query_coded(codes, coded.table, workers=workers)
     else:
         log_ev, posterior = np.zeros(0), np.zeros((0, len(model.conditions)))
     impossible = ~np.isfinite(log_ev)

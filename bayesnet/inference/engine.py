@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesnet.inference.coded import CodeTable, fill_rows
 from bayesnet.inference.context import ContextStructure, context_structure, log_absent_table
 from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
@@ -54,10 +55,17 @@ PARAMETER_CHUNK = 2048
 
 @dataclass(frozen=True)
 class Answer:
-    """The result of one query: log P(evidence) and P(condition present | evidence) per condition."""
+    """The result of one query: log P(evidence), P(condition present | evidence) per condition, and
+    log P(evidence, every condition absent) (``log_none``: the evidence explained by the leaks alone)."""
 
     log_evidence: float
     posterior: np.ndarray
+    log_none: float = np.nan
+
+    @property
+    def none(self) -> float:
+        """P(no condition present | evidence)."""
+        return float(np.exp(self.log_none - self.log_evidence)) if self.log_evidence > -np.inf else np.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,20 +130,23 @@ class ExactEngine:
         ``alternatives`` is answered as their weighted sum.
         """
         if evidence.alternatives:
+            weights = [w for w, _ in evidence.alternatives]
             parts = [self.query(evidence.with_findings(rows)) for _, rows in evidence.alternatives]
-            log_evidence, posterior = mix([w for w, _ in evidence.alternatives],
-                                          np.array([[a.log_evidence] for a in parts]),
+            log_evidence, posterior = mix(weights, np.array([[a.log_evidence] for a in parts]),
                                           np.array([[a.posterior] for a in parts]))
-            return Answer(float(log_evidence[0]), posterior[0])
+            log_none, _ = mix(weights, np.array([[a.log_none] for a in parts]), np.zeros((len(parts), 1, 1)))
+            return Answer(float(log_evidence[0]), posterior[0], float(log_none[0]))
         context = np.concatenate([*evidence.context, _PAD])
-        status, log_evidence, posterior = self._kernel.one(context, evidence.conditions, evidence.findings)
+        status, log_evidence, log_none, posterior = self._kernel.one(context, evidence.conditions, evidence.findings)
         if status == ANSWERED:
-            return Answer(log_evidence, posterior)
+            return Answer(log_evidence, posterior, log_none)
         if status == IMPOSSIBLE:
-            return Answer(-np.inf, np.full(posterior.shape, np.nan))
+            return Answer(-np.inf, np.full(posterior.shape, np.nan), -np.inf)
         log_evidence_, posterior_ = _evaluate(self.structure, self._parameters, context[None],
                                               evidence.conditions[None], evidence.findings[None])
-        return Answer(float(log_evidence_[0]), posterior_[0])
+        none_, _ = _evaluate(self.structure, self._parameters, context[None],
+                             (evidence.conditions * np.array([1.0, 0.0]))[None], evidence.findings[None])
+        return Answer(float(log_evidence_[0]), posterior_[0], float(none_[0]))
 
     def query_batch(self, batch: EvidenceBatch, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
@@ -152,6 +163,18 @@ class ExactEngine:
         status, log_evidence, posterior = self._kernel.rows(context, conditions, findings, threads)
         _settle(status, log_evidence, posterior, lambda r: _evaluate(
             self.structure, self._parameters, context[r:r + 1], conditions[r:r + 1], findings[r:r + 1]))
+        return log_evidence, posterior
+
+    def query_coded(self, codes: np.ndarray, table: CodeTable, workers: int | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query_batch` for N cases of hard evidence given as state codes ``(C, N)`` (one row per
+        column of ``table``; a state's index, or a negative number where unobserved): the same answers,
+        without building the cases' likelihood arrays (see :mod:`bayesnet.inference.coded`)."""
+        codes = np.ascontiguousarray(codes)
+        threads = self.workers if workers is None else max(1, int(workers))
+        status, log_evidence, posterior = self._kernel.coded_rows(codes, table, threads)
+        _settle(status, log_evidence, posterior, lambda r: _evaluate(
+            self.structure, self._parameters, *fill_rows(table, codes[:, r:r + 1])))
         return log_evidence, posterior
 
 

@@ -49,11 +49,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesnet.inference.coded import fill_row
 from bayesnet.inference.context import ContextStructure
 from bayesnet.inference.jit import njit
 
 __all__ = ["KernelTables", "ANSWERED", "IMPOSSIBLE", "DECLINED", "MAX_OPEN", "query_one", "query_rows",
-           "query_parameter_rows", "cause_lists"]
+           "query_coded_rows", "query_parameter_rows", "cause_lists"]
 
 ANSWERED, IMPOSSIBLE, DECLINED = 0, 1, 2
 #: at most this many slots open at once (the state vectors hold ``2**MAX_OPEN`` numbers each)
@@ -139,13 +140,14 @@ class KernelTables:
                 self.group)
 
     def one(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray
-            ) -> tuple[int, float, np.ndarray]:
-        """Status, log P(evidence) and posteriors for one evidence set, with parameter set 0."""
+            ) -> tuple[int, float, float, np.ndarray]:
+        """Status, log P(evidence), log P(evidence, every condition absent) and posteriors for one
+        evidence set, with parameter set 0."""
         posterior = np.empty(self.n)
-        status, log_evidence = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
+        status, log_evidence, log_none = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
                                          self.leak[0], self.cause_start, self.cause, self.cause_p[0],
                                          context, conditions, findings, posterior)
-        return status, log_evidence, posterior
+        return status, log_evidence, log_none, posterior
 
     def rows(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, workers: int = 1
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,6 +163,24 @@ class KernelTables:
 
         def chunk(r: slice) -> None:
             query_rows(*arguments, context[r], conditions[r], findings[r], status[r], log_evidence[r], posterior[r])
+
+        _in_threads(chunk, N, workers)
+        return status, log_evidence, posterior
+
+    def coded_rows(self, codes: np.ndarray, table, workers: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`rows` for cases given as state codes ``(C, N)`` with their
+        :class:`~bayesnet.inference.coded.CodeTable`: each case's likelihoods are filled just before
+        it is answered, never stored for the whole batch."""
+        N = codes.shape[1]
+        status = np.empty(N, np.int64)
+        log_evidence = np.empty(N)
+        posterior = np.empty((N, self.n))
+        arguments = (self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0], self.leak[0],
+                     self.cause_start, self.cause, self.cause_p[0], codes, table.start, table.positions,
+                     table.presenting, table.population_row)
+
+        def chunk(r: slice) -> None:
+            query_coded_rows(*arguments, r.start, r.stop, status, log_evidence, posterior)
 
         _in_threads(chunk, N, workers)
         return status, log_evidence, posterior
@@ -212,11 +232,12 @@ _phase = njit(nogil=True, _nrt=False)
 
 
 @_step
-def _rescale(state, rows, log_scale):
-    """Multiply ``state[:rows]`` by a power of two if its largest entry is below ``RESCALE_BELOW``;
-    returns the new log scale and whether the largest entry was at least ``FLOOR``."""
+def _rescale(state, live, rows, log_scale):
+    """Multiply the rows ``live[:rows]`` of ``state`` by a power of two if their largest entry is below
+    ``RESCALE_BELOW``; returns the new log scale and whether the largest entry was at least ``FLOOR``."""
     top = 0.0
-    for s in range(rows):
+    for k in range(rows):
+        s = live[k]
         for x in range(state.shape[1]):
             if state[s, x] > top:
                 top = state[s, x]
@@ -225,7 +246,8 @@ def _rescale(state, rows, log_scale):
     if top < RESCALE_BELOW:
         exponent = math.frexp(top)[1]
         factor = math.ldexp(1.0, -exponent)
-        for s in range(rows):
+        for k in range(rows):
+            s = live[k]
             for x in range(state.shape[1]):
                 state[s, x] *= factor
         log_scale += exponent * _LN2
@@ -264,10 +286,11 @@ def _activate_adjoint(vector, bits, probabilities, first, last):
 
 @_step
 def _unanswered(status):
-    """The status and log P(evidence) returned for a query not answered: -inf if impossible, else 0."""
+    """The status, log P(evidence) and log P(evidence, nothing present) returned for a query not
+    answered: -inf if impossible, else 0 and NaN."""
     if status == IMPOSSIBLE:
-        return IMPOSSIBLE, -np.inf
-    return status, 0.0
+        return IMPOSSIBLE, -np.inf, -np.inf
+    return status, 0.0, np.nan
 
 
 # ---------------------------------------------------------------------------- 1. the evidence, read once
@@ -282,7 +305,8 @@ def _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding,
         l0 = findings[k, 0]
         l1 = findings[k, 1]
         if l0 == l1:
-            log_const += math.log(l0)
+            if l0 != 1.0:                      # an unobserved finding (likelihoods 1) adds log 1 = 0
+                log_const += math.log(l0)
         elif l1 == 0.0:
             keep = 1.0 - leak[k]
             if keep == 0.0:
@@ -315,6 +339,10 @@ def _scale_conditions(conditions, mu0, mu1, log_const):
     the logs of the scales."""
     for j in range(conditions.shape[0]):
         top = max(conditions[j, 0], conditions[j, 1])
+        if top == 1.0:
+            mu0[j] = conditions[j, 0]
+            mu1[j] = conditions[j, 1]
+            continue
         log_const += math.log(top)
         mu0[j] = conditions[j, 0] / top
         mu1[j] = conditions[j, 1] / top
@@ -618,29 +646,49 @@ def _satellite_mix(weight, satellite_index, satellite_size, group, norm, mix, lo
 
 # ---------------------------------------------------------------------------- 3. the sweep, 4. the backward pass
 @_step
+def _live_states(mix, g, size, live):
+    """The states of satellite ``g`` with a non-zero weight into ``live``; returns their number. A state
+    of weight zero keeps zero vectors through its group, so it is not visited (with the context
+    observed, only one state of each satellite is live)."""
+    rows = 0
+    for s in range(size):
+        if mix[g, s] > 0.0:
+            live[rows] = s
+            rows += 1
+    return rows
+
+
+@_step
 def _sweep(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1, edge_bit, edge_p,
-           edge_start, alpha, work, stored, stored_at, exits):
+           edge_start, alpha, work, stored, stored_at, exits, live):
     """Step 3: the forward state vectors ``alpha`` through the steps, keeping each swept condition's
     input in ``stored`` and each group's vectors at its exit in ``exits``; returns whether every
-    rescaling stayed above ``FLOOR``, and the log scale (the sum is ``alpha[0, 0]`` times its exp)."""
+    rescaling stayed above ``FLOOR``, and the log scale (the sum is ``alpha[0, 0]`` times its exp).
+    Inside a group only its live satellite states (``live``, scratch) are visited."""
     size = alpha.shape[1]
     alpha[:, :] = 0.0
     alpha[0, 0] = 1.0
     rows = 1
+    live[0] = 0
     log_scale = 0.0
     c = 0
     for t in range(n_steps):
         kind = step_kind[t]
         if kind == _ENTER:
             g = step_index[t]
-            rows = satellite_size[g]
-            for s in range(rows - 1, -1, -1):
+            rows = _live_states(mix, g, satellite_size[g], live)
+            for k in range(rows - 1, -1, -1):
+                s = live[k]
                 for x in range(size):
                     alpha[s, x] = alpha[0, x] * mix[g, s]
+            if live[0] != 0:
+                for x in range(size):
+                    alpha[0, x] = 0.0
         elif kind == _COND:
             j = step_index[t]
             stored_at[j] = c
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     stored[c, s, x] = alpha[s, x]
                     work[x] = alpha[s, x]
@@ -654,41 +702,48 @@ def _sweep(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1
             bit = step_bit[t]
             z0 = w0[step_index[t]]
             z1 = w1[step_index[t]]
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     if x & bit == 0:
                         alpha[s, x] = z0 * alpha[s, x] + z1 * alpha[s, x | bit]
                         alpha[s, x | bit] = 0.0
-            log_scale, safe = _rescale(alpha, rows, log_scale)
+            log_scale, safe = _rescale(alpha, live, rows, log_scale)
             if not safe:
                 return False, 0.0
         else:  # exit
             g = step_index[t]
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     exits[g, s, x] = alpha[s, x]
             for x in range(size):
                 total = 0.0
-                for s in range(rows):
-                    total += alpha[s, x]
+                for k in range(rows):
+                    total += alpha[live[k], x]
                 alpha[0, x] = total
-            for s in range(1, rows):
-                for x in range(size):
-                    alpha[s, x] = 0.0
+            for k in range(rows):
+                s = live[k]
+                if s != 0:
+                    for x in range(size):
+                        alpha[s, x] = 0.0
             rows = 1
+            live[0] = 0
     return True, log_scale
 
 
 @_step
 def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1, edge_bit,
-                   edge_p, edge_start, beta, work, stored, stored_at, exits, satellite, by_hub, a):
+                   edge_p, edge_start, beta, work, stored, stored_at, exits, satellite, by_hub, a, live):
     """Step 4: back through the steps, each swept condition's posterior given the hub into ``by_hub[a]``
     and each swept group's satellite posterior into ``satellite`` (other groups: ``mix``), as ratios
-    of inner products taken at the same step; returns False where one is below ``FLOOR_INNER``."""
+    of inner products taken at the same step; returns False where one is below ``FLOOR_INNER``.
+    Inside a group only its live satellite states are visited, as in :func:`_sweep`."""
     size = beta.shape[1]
     beta[:, :] = 0.0
     beta[0, 0] = 1.0
     rows = 1
+    live[0] = 0
     log_scale = 0.0
     for g in range(satellite.shape[0]):
         for s in range(satellite_size[g]):
@@ -697,9 +752,12 @@ def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix
         kind = step_kind[t]
         if kind == _EXIT:
             g = step_index[t]
-            rows = satellite_size[g]
+            rows = _live_states(mix, g, satellite_size[g], live)
             total = 0.0
-            for s in range(rows):
+            for s in range(satellite_size[g]):
+                satellite[g, s] = 0.0
+            for k in range(rows):
+                s = live[k]
                 inner = 0.0
                 for x in range(size):
                     inner += beta[0, x] * exits[g, s, x]
@@ -707,28 +765,32 @@ def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix
                 total += inner
             if total < FLOOR_INNER:
                 return False
-            for s in range(rows):
-                satellite[g, s] /= total
-            for s in range(1, rows):
-                for x in range(size):
-                    beta[s, x] = beta[0, x]
+            for k in range(rows):
+                satellite[g, live[k]] /= total
+            for k in range(rows):
+                s = live[k]
+                if s != 0:
+                    for x in range(size):
+                        beta[s, x] = beta[0, x]
         elif kind == _CLOSE:
             bit = step_bit[t]
             z0 = w0[step_index[t]]
             z1 = w1[step_index[t]]
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     if x & bit == 0:
                         v = beta[s, x]
                         beta[s, x] = z0 * v
                         beta[s, x | bit] = z1 * v
-            log_scale, safe = _rescale(beta, rows, log_scale)
+            log_scale, safe = _rescale(beta, live, rows, log_scale)
         elif kind == _COND:
             j = step_index[t]
             c = stored_at[j]
             numerator = 0.0
             denominator = 0.0
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     work[x] = stored[c, s, x]
                 _activate(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
@@ -742,7 +804,8 @@ def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix
             if denominator < FLOOR_INNER:
                 return False
             by_hub[a, j] = numerator / denominator
-            for s in range(rows):
+            for k in range(rows):
+                s = live[k]
                 for x in range(size):
                     work[x] = beta[s, x]
                 _activate_adjoint(work, edge_bit, edge_p, edge_start[j], edge_start[j + 1])
@@ -754,24 +817,28 @@ def _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix
             # that the rescaling sees only entries that can still meet the forward vector
             opened = step_bit[t]
             if opened:
-                for s in range(rows):
+                for k in range(rows):
+                    s = live[k]
                     for x in range(size):
                         if x & opened:
                             beta[s, x] = 0.0
-            log_scale, safe = _rescale(beta, rows, log_scale)
+            log_scale, safe = _rescale(beta, live, rows, log_scale)
             if not safe:
                 return False
         else:  # enter
             g = step_index[t]
             for x in range(size):
                 total = 0.0
-                for s in range(rows):
-                    total += mix[g, s] * beta[s, x]
+                for k in range(rows):
+                    total += mix[g, live[k]] * beta[live[k], x]
                 beta[0, x] = total
-            for s in range(1, rows):
-                for x in range(size):
-                    beta[s, x] = 0.0
+            for k in range(rows):
+                s = live[k]
+                if s != 0:
+                    for x in range(size):
+                        beta[s, x] = 0.0
             rows = 1
+            live[0] = 0
     return True
 
 
@@ -796,7 +863,8 @@ def _closed_forms(swept, group, satellite_size, satellite, q1, by_hub, a):
 @_phase
 def _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u, mu0, mu1,
                         w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p, edge_start,
-                        log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work, stored, stored_at, exits):
+                        log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work, stored, stored_at, exits,
+                        live):
     """Steps 2 to 5 for each hub configuration ``a``: its weight, the conditions' and satellites'
     weights, the sweep, the backward pass and the closed forms, into ``log_total[a]`` and ``by_hub[a]``;
     returns the status (answered, or declined)."""
@@ -815,16 +883,75 @@ def _hub_configurations(weight, hub_index, satellite_index, satellite_size, grou
         if log_f == -np.inf:
             continue
         safe, log_scale = _sweep(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1,
-                                 edge_bit, edge_p, edge_start, alpha, work, stored, stored_at, exits)
+                                 edge_bit, edge_p, edge_start, alpha, work, stored, stored_at, exits, live)
         if not safe:
             return DECLINED
         log_total[a] = log_w + log_f + log_scale + math.log(alpha[0, 0])
         if not _backward_pass(step_kind, step_index, step_bit, n_steps, satellite_size, mix, q0, q1, w0, w1,
                               edge_bit, edge_p, edge_start, beta, work, stored, stored_at, exits, satellite,
-                              by_hub, a):
+                              by_hub, a, live):
             return DECLINED
         _closed_forms(swept, group, satellite_size, satellite, q1, by_hub, a)
     return ANSWERED
+
+
+@_phase
+def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M, log_const,
+                     by_hub_none, none_mix):
+    """log P(evidence, every condition absent): for each hub configuration its weight times every
+    condition's weight absent (a satellite's states summed), combined in log space, times the slots'
+    weights with no cause active (``by_hub_none`` ``(A,)`` and ``none_mix`` ``(G, W)`` are scratch);
+    -inf if that is impossible."""
+    log_slots = log_const
+    for k in range(M):
+        if w0[k] == 0.0:
+            return -np.inf
+        log_slots += math.log(w0[k])
+    top = -np.inf
+    for a in range(hub_index.shape[0]):
+        log_w = _hub_weight(weight, hub_index, a)
+        by_hub_none[a] = log_w
+        if log_w == -np.inf:
+            continue
+        product = 1.0
+        for j in range(group.shape[0]):
+            if group[j] < 0:
+                product *= p_absent[a, j, 0] * mu0[j]
+                if product < TINY:
+                    if product == 0.0:
+                        break
+                    log_w += math.log(product)
+                    product = 1.0
+        if product == 0.0:
+            by_hub_none[a] = -np.inf
+            continue
+        log_w += math.log(product)
+        for g in range(satellite_index.shape[0]):
+            for s in range(satellite_size[g]):
+                none_mix[g, s] = weight[satellite_index[g, s]]
+        for j in range(group.shape[0]):
+            g = group[j]
+            if g >= 0:
+                for s in range(satellite_size[g]):
+                    none_mix[g, s] *= p_absent[a, j, s] * mu0[j]
+        for g in range(satellite_index.shape[0]):
+            total = 0.0
+            for s in range(satellite_size[g]):
+                total += none_mix[g, s]
+            if total == 0.0:
+                log_w = -np.inf
+                break
+            log_w += math.log(total)
+        by_hub_none[a] = log_w
+        if log_w > top:
+            top = log_w
+    if top == -np.inf:
+        return -np.inf
+    total = 0.0
+    for a in range(hub_index.shape[0]):
+        if by_hub_none[a] > -np.inf:
+            total += math.exp(by_hub_none[a] - top)
+    return log_slots + top + math.log(total)
 
 
 @_phase
@@ -859,6 +986,35 @@ def _combine(log_total, by_hub, conditions, log_const, share, posterior):
     return ANSWERED, log_const + top + math.log(total)
 
 
+# ---------------------------------------------------------------------------- the workspace
+#: The arrays a query fills are carved out of three flat buffers (integers, floats, flags) sized for
+#: the network, and a fourth for the state vectors, sized for the most slots open at once. A single
+#: query allocates them once; a batch allocates them once per chunk of rows and reuses them, so that
+#: a cheap query is not dominated by some thirty small allocations.
+@njit(nogil=True)
+def _buffers(n, m, E, G, W, A, T):
+    """The flat integer, float and flag buffers for a network of ``n`` conditions, ``m`` finding rows,
+    ``E`` edges, ``G`` satellite groups of at most ``W`` states, ``A`` hub configurations and ``T``
+    context states (with the padding entry)."""
+    steps = 2 * G + n + m
+    ints = np.empty(m + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
+    floats = np.empty(2 * n + 2 * m + 2 * n + T + E + 3 * A + A * n + 3 * n * W + 3 * G * W)
+    flags = np.empty(2 * n + m + 64, np.bool_)
+    return ints, floats, flags
+
+
+@njit(nogil=True)
+def _vectors_size(W, G, size, member_count):
+    """Floats needed by the state vectors: ``alpha``, ``beta``, ``work``, ``stored``, ``exits``."""
+    return size * (2 * W + 1 + member_count * W + G * W)
+
+
+@njit(nogil=True, inline="always")
+def _take(buffer, at, count):
+    """``buffer[at:at + count]`` and the next free position."""
+    return buffer[at:at + count], at + count
+
+
 # ---------------------------------------------------------------------------- one evidence set
 @njit(nogil=True)
 def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
@@ -887,80 +1043,135 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
 
     Returns
     -------
-    status, log_evidence
+    status, log_evidence, log_none
+        ``log_none`` is log P(evidence, every condition absent).
     """
+    A, n, W = p_absent.shape
+    ints, floats, flags = _buffers(n, findings.shape[0], cause.shape[0], satellite_index.shape[0], W, A,
+                                   prior.shape[0])
+    return _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+                   p_absent, p_present, leak, cause_start, cause, cause_p, context, conditions, findings, posterior,
+                   ints, floats, flags, np.empty(0), True)
+
+
+@njit(nogil=True)
+def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+            p_absent, p_present, leak, cause_start, cause, cause_p,
+            context, conditions, findings, posterior, ints, floats, flags, vectors, none):
+    """:func:`query_one` in a workspace: ``ints``, ``floats`` and ``flags`` from :func:`_buffers`, and
+    ``vectors`` for the state vectors (a larger one is allocated here if it is too small). With
+    ``none`` false, ``log_none`` is not computed (NaN)."""
     A, n, W = p_absent.shape
     m = findings.shape[0]
     G = satellite_index.shape[0]
     E = cause.shape[0]
+    i = 0  # next free integer, float and flag
+    f = 0
+    b = 0
 
     # 1. the evidence: findings (constants, negatives as u, slots), conditions, context
-    u = np.ones(n)
-    slot_finding = np.empty(m, np.int64)
-    w0 = np.empty(m)
-    w1 = np.empty(m)
-    mu0 = np.empty(n)
-    mu1 = np.empty(n)
-    weight = np.empty(prior.shape[0])
+    u, f = _take(floats, f, n)
+    u[:] = 1.0
+    slot_finding, i = _take(ints, i, m)
+    w0, f = _take(floats, f, m)
+    w1, f = _take(floats, f, m)
+    mu0, f = _take(floats, f, n)
+    mu1, f = _take(floats, f, n)
+    weight, f = _take(floats, f, prior.shape[0])
     status, log_const, M = _read_evidence(prior, context, conditions, findings, unused_start, unused_stop, leak,
                                           cause_start, cause, cause_p, u, slot_finding, w0, w1, mu0, mu1, weight)
     if status != ANSWERED:
         return _unanswered(status)
+    log_none = np.nan
+    if none:
+        by_hub_none, f = _take(floats, f, A)
+        none_mix, f = _take(floats, f, G * W)
+        log_none = _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M,
+                                    log_const, by_hub_none, none_mix.reshape((G, W)))
 
     # the sweep's program: which conditions, in which order, with which slots open (sizes: at most)
     greedy = M > GREEDY_SLOTS
     n_steps_max = 2 * G + n + M
-    edge_start = np.empty(n + 1, np.int64)
-    edge_slot = np.empty(E, np.int64)
-    edge_p = np.empty(E)
-    edge_bit = np.empty(E, np.int64)
-    remaining = np.empty(m, np.int64)
-    swept = np.empty(n, np.bool_)
-    scratch = np.empty(max(n, m), np.int64)
-    block_group = np.empty(n, np.int64)
-    block_first = np.empty(n, np.int64)
-    block_stop = np.empty(n, np.int64)
-    block_members = np.empty(n, np.int64)
-    order = np.arange(n)
-    count = np.empty((n if greedy else 0, M if greedy else 0), np.int64)
-    left = np.empty(n if greedy else 0, np.bool_)
-    is_open = np.empty(M if greedy else 0, np.bool_)
-    step_kind = np.empty(n_steps_max, np.int64)
-    step_index = np.empty(n_steps_max, np.int64)
-    step_bit = np.empty(n_steps_max, np.int64)
-    register_of = np.empty(m, np.int64)
-    register_used = np.empty(64, np.bool_)
+    edge_start, i = _take(ints, i, n + 1)
+    edge_slot, i = _take(ints, i, E)
+    edge_p, f = _take(floats, f, E)
+    edge_bit, i = _take(ints, i, E)
+    remaining, i = _take(ints, i, m)
+    swept, b = _take(flags, b, n)
+    scratch, i = _take(ints, i, max(n, m))
+    block_group, i = _take(ints, i, n)
+    block_first, i = _take(ints, i, n)
+    block_stop, i = _take(ints, i, n)
+    block_members, i = _take(ints, i, n)
+    order, i = _take(ints, i, n)
+    for j in range(n):
+        order[j] = j
+    rows = n if greedy else 0
+    slots = M if greedy else 0
+    count, i = _take(ints, i, rows * slots)
+    left, b = _take(flags, b, rows)
+    is_open, b = _take(flags, b, slots)
+    step_kind, i = _take(ints, i, n_steps_max)
+    step_index, i = _take(ints, i, n_steps_max)
+    step_bit, i = _take(ints, i, n_steps_max)
+    register_of, i = _take(ints, i, m)
+    register_used, b = _take(flags, b, 64)
     n_steps, peak, member_count = _plan_sweep(
         slot_finding, M, cause_start, cause, cause_p, group, G, edge_start, edge_slot, edge_p, remaining, swept,
-        scratch, block_group, block_first, block_stop, block_members, order, count, left, is_open, step_kind,
-        step_index, step_bit, edge_bit, register_of, register_used)
+        scratch, block_group, block_first, block_stop, block_members, order, count.reshape((rows, slots)), left,
+        is_open, step_kind, step_index, step_bit, edge_bit, register_of, register_used)
     if peak > MAX_OPEN:
-        return DECLINED, 0.0
+        return DECLINED, 0.0, np.nan
     size = 1 << peak
 
     # 2.-5. per hub configuration: weights, sweep, backward pass, closed forms
-    log_total = np.full(A, -np.inf)
-    by_hub = np.zeros((A, n))
-    q0 = np.empty((n, W))
-    q1 = np.empty((n, W))
-    norm = np.empty((n, W))
-    mix = np.zeros((G, W))
-    satellite = np.zeros((G, W))
-    alpha = np.zeros((W, size))
-    beta = np.zeros((W, size))
-    work = np.empty(size)
-    stored = np.empty((member_count, W, size))
-    stored_at = np.full(n, -1, np.int64)
-    exits = np.empty((G, W, size))
+    log_total, f = _take(floats, f, A)
+    log_total[:] = -np.inf
+    by_hub, f = _take(floats, f, A * n)
+    by_hub[:] = 0.0
+    q0, f = _take(floats, f, n * W)
+    q1, f = _take(floats, f, n * W)
+    norm, f = _take(floats, f, n * W)
+    mix, f = _take(floats, f, G * W)
+    mix[:] = 0.0
+    satellite, f = _take(floats, f, G * W)
+    satellite[:] = 0.0
+    share, f = _take(floats, f, A)
+    stored_at, i = _take(ints, i, n)
+    stored_at[:] = -1
+    live, i = _take(ints, i, W)
+    if vectors.shape[0] < _vectors_size(W, G, size, member_count):
+        vectors = np.empty(_vectors_size(W, G, size, member_count))
+    v = 0
+    alpha, v = _take(vectors, v, W * size)
+    alpha[:] = 0.0
+    beta, v = _take(vectors, v, W * size)
+    beta[:] = 0.0
+    work, v = _take(vectors, v, size)
+    stored, v = _take(vectors, v, member_count * W * size)
+    exits, v = _take(vectors, v, G * W * size)
     status = _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u,
                                  mu0, mu1, w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p,
-                                 edge_start, log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work,
-                                 stored, stored_at, exits)
+                                 edge_start, log_total, by_hub.reshape((A, n)), q0.reshape((n, W)),
+                                 q1.reshape((n, W)), norm.reshape((n, W)), mix.reshape((G, W)),
+                                 satellite.reshape((G, W)), alpha.reshape((W, size)), beta.reshape((W, size)), work,
+                                 stored.reshape((member_count, W, size)), stored_at, exits.reshape((G, W, size)),
+                                 live)
     if status != ANSWERED:
         return _unanswered(status)
 
     # 5. combine the hub configurations
-    return _combine(log_total, by_hub, conditions, log_const, np.empty(A), posterior)
+    status, log_evidence = _combine(log_total, by_hub.reshape((A, n)), conditions, log_const, share, posterior)
+    return status, log_evidence, log_none
+
+
+@njit(nogil=True)
+def _workspace(prior, satellite_index, p_absent, cause, m):
+    """A batch's workspace: the flat buffers, and state vectors for the most slots ever open at once."""
+    A, n, W = p_absent.shape
+    G = satellite_index.shape[0]
+    ints, floats, flags = _buffers(n, m, cause.shape[0], G, W, A, prior.shape[0])
+    return ints, floats, flags, np.empty(_vectors_size(W, G, 1 << MAX_OPEN, n))
 
 
 @njit(nogil=True)
@@ -969,12 +1180,38 @@ def query_rows(prior, hub_index, satellite_index, satellite_size, unused_start, 
                context, conditions, findings, status, log_evidence, posterior):
     """:func:`query_one` for each row of ``context`` ``(N, T + 1)``, ``conditions`` ``(N, n, 2)`` and
     ``findings`` ``(N, m, 2)``, into ``status`` ``(N,)``, ``log_evidence`` ``(N,)`` and ``posterior``
-    ``(N, n)``. Each row is computed exactly as alone."""
+    ``(N, n)``. Each row is computed exactly as alone, in one workspace."""
+    ints, floats, flags, vectors = _workspace(prior, satellite_index, p_absent, cause, findings.shape[1])
     for i in range(context.shape[0]):
-        status[i], log_evidence[i] = query_one(
+        status[i], log_evidence[i], _ = _answer(
             prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent, p_present, leak, cause_start, cause, cause_p,
-            context[i], conditions[i], findings[i], posterior[i])
+            context[i], conditions[i], findings[i], posterior[i], ints, floats, flags, vectors, False)
+
+
+@njit(nogil=True)
+def query_coded_rows(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+                     p_absent, p_present, leak, cause_start, cause, cause_p,
+                     codes, start, positions, presenting, population_row, first, stop,
+                     status, log_evidence, posterior):
+    """:func:`query_one` for cases ``first:stop`` of a cohort given as state codes ``codes`` ``(C, N)``
+    with its code table (``start``, ``positions``, ``presenting``, ``population_row``; see
+    :mod:`bayesnet.inference.coded`), into ``status``, ``log_evidence`` and ``posterior`` at the same
+    rows. Each case's likelihoods are written into one buffer just before it is answered."""
+    A, n, W = p_absent.shape
+    m = leak.shape[0]
+    T1 = prior.shape[0]
+    ints, floats, flags, vectors = _workspace(prior, satellite_index, p_absent, cause, m)
+    flat = np.empty(T1 + 2 * n + 2 * m)
+    context = flat[:T1]
+    conditions = flat[T1:T1 + 2 * n].reshape((n, 2))
+    findings = flat[T1 + 2 * n:].reshape((m, 2))
+    for i in range(first, stop):
+        fill_row(codes, i, start, positions, presenting, population_row, T1 + 2 * n, T1, flat)
+        status[i], log_evidence[i], _ = _answer(
+            prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
+            p_absent, p_present, leak, cause_start, cause, cause_p,
+            context, conditions, findings, posterior[i], ints, floats, flags, vectors, False)
 
 
 @njit(nogil=True)
@@ -983,9 +1220,10 @@ def query_parameter_rows(prior, hub_index, satellite_index, satellite_size, unus
                          context, conditions, findings, status, log_evidence, posterior):
     """:func:`query_one` for one evidence set under each parameter set ``b``: ``prior`` ``(B, T + 1)``,
     ``p_absent`` and ``p_present`` ``(B, A, n, W)``, ``leak`` ``(B, m)`` and ``cause_p`` ``(B, E)``
-    (the causes themselves are shared), into outputs of leading length ``B``."""
+    (the causes themselves are shared), into outputs of leading length ``B``, in one workspace."""
+    ints, floats, flags, vectors = _workspace(prior[0], satellite_index, p_absent[0], cause, findings.shape[0])
     for b in range(prior.shape[0]):
-        status[b], log_evidence[b] = query_one(
+        status[b], log_evidence[b], _ = _answer(
             prior[b], hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent[b], p_present[b], leak[b], cause_start, cause, cause_p[b],
-            context, conditions, findings, posterior[b])
+            context, conditions, findings, posterior[b], ints, floats, flags, vectors, False)
