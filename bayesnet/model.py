@@ -20,6 +20,8 @@ __all__ = ["Model", "load", "default_priors_path"]
 
 PROVENANCE_COLUMNS = ["parameter", "role", "node", "parent", "state", "value", "low", "high", "kind", "source",
                       "quote", "phrase", "complement", "n", "N", "note", "file", "line"]
+#: for a ``fitted`` row, the row it was fitted from (its prior), beside it in the same file
+PRIOR_COLUMNS = ["prior_kind", "prior_value", "prior_low", "prior_high", "prior_source", "prior_quote", "prior_line"]
 
 
 def default_priors_path() -> Path:
@@ -258,6 +260,74 @@ class Model:
         result.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return result
 
+    # ------------------------------------------------------------------ learning from cases
+    def sample(self, n: int, *, seed: int | np.random.Generator | None = 0, missing: float | dict[str, float] = 0.0,
+               missing_labels: float = 0.0, labels: bool = True, progress=None) -> pd.DataFrame:
+        """A synthetic cohort: ``n`` patients of the population, drawn exactly from the model.
+
+        Each patient has at least one presenting finding present; the cohort is drawn from the
+        distribution given that condition (exact conditional sampling, no rejection: see
+        :mod:`bayesnet.learning.sampling`), so its frequencies are the model's marginals (the
+        conditions': :attr:`priors`) within sampling error.
+
+        Parameters
+        ----------
+        n
+            The number of cases.
+        seed
+            An integer (``0`` included) or a :class:`numpy.random.Generator`.
+        missing
+            A share of finding cells left unobserved at random, or a mapping from node to its share.
+        missing_labels
+            A share of condition cells left unobserved at random.
+        labels
+            Include the conditions as columns.
+        progress
+            Called with the number of cases drawn after each chunk (for a progress bar).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``case_id`` (1, 2, ...); columns context, conditions, findings as ``Categorical``
+            of the node's states, NaN where unobserved: the cohort format of :meth:`posteriors_batch`.
+        """
+        from bayesnet.learning.sampling import sample_cohort
+
+        return sample_cohort(self.network, n, seed=seed, missing=missing, missing_labels=missing_labels,
+                             labels=labels, progress=progress)
+
+    def fit(self, cohort, *, max_iterations: int = 200, tolerance: float = 1e-6, id_column: str | None = None,
+            progress=None):
+        """Update every number from a cohort by EM towards the posterior mode (see :mod:`bayesnet.learning.fitting`).
+
+        Parameters
+        ----------
+        cohort
+            A pandas DataFrame in the cohort format (conditions as columns where labelled, findings
+            where recorded; an empty cell is unobserved, never absent), a Dask DataFrame (the E-step
+            runs partition by partition), or the name of a CSV or Parquet file.
+        max_iterations, tolerance
+            Stop after this many iterations, or when one raises the log posterior by less than
+            ``tolerance`` nats per case.
+        id_column
+            For a file: a column of case identifiers (not a node).
+        progress
+            Called with the iteration number and the log posterior after each iteration.
+
+        Returns
+        -------
+        bayesnet.learning.fitting.FitResult
+            The fitted network, a table of every record before and after (``table``), the log
+            posterior per iteration and the time of each. ``result.write(folder)`` writes the fitted
+            knowledge base, which ``bayesnet.load(folder)`` reads; ``result.model()`` builds it now.
+        """
+        from bayesnet.learning.cohort_fit import fit_cohort
+
+        result = fit_cohort(self, cohort, max_iterations=max_iterations, tolerance=tolerance, id_column=id_column,
+                            progress=progress)
+        result.knowledge = self.knowledge
+        return result
+
     def probability_of_evidence(self, evidence: Evidence | None) -> float:
         """P(evidence) under the model (0 for impossible evidence, which raises nothing here)."""
         return float(np.exp(self.engine.query(self.encode(evidence)).log_evidence))
@@ -327,14 +397,28 @@ class Model:
 
     # ------------------------------------------------------------------ provenance and export
     def provenance(self) -> pd.DataFrame:
-        """Every number of the knowledge base with its source, quote, kind, counts and range."""
+        """Every number of the knowledge base with its source, quote, kind, counts and range.
+
+        A ``fitted`` row also shows the row it was fitted from (``prior_kind``, ``prior_value``,
+        ``prior_low``, ``prior_high``, ``prior_source``, ``prior_quote``, ``prior_line``); these
+        columns are empty for every other row."""
         rows = []
+        key = lambda p: (p.role, p.node, p.parent, p.state)  # noqa: E731
+        aside: dict[tuple, object] = {}
+        for p in self.knowledge.set_aside:  # the row a fitted row replaces: the literature's if in use, else the seeds'
+            if p.kind != "fitted" and (key(p) not in aside or (p.kind == "literature" and self.knowledge.literature)):
+                aside[key(p)] = p
         for p in self.knowledge.parameters:
             row = asdict(p)
             row["parameter"] = p.name
             row["complement"] = "yes" if p.complement else ""
+            prior = aside.get(key(p)) if p.kind == "fitted" else None
+            if prior is not None:
+                row.update(prior_kind=prior.kind, prior_value=prior.value, prior_low=prior.low, prior_high=prior.high,
+                           prior_source=prior.source, prior_quote=prior.quote, prior_line=prior.line)
             rows.append(row)
-        frame = pd.DataFrame(rows, columns=PROVENANCE_COLUMNS)
+        frame = pd.DataFrame(rows, columns=PROVENANCE_COLUMNS + PRIOR_COLUMNS)
+        frame["prior_line"] = frame["prior_line"].astype("Int64")
         frame["n"] = frame["n"].astype("Int64")
         frame["N"] = frame["N"].astype("Int64")
         return frame

@@ -15,6 +15,9 @@ Distributions (on the record's scale, the probability the knowledge base writes 
     ``high`` are the verbal scale's range for the phrase.
 ``uniform``
     ``assumed`` values: uniform on their (wide) ``[low, high]``.
+``pert`` (fitted)
+    ``fitted`` values (:mod:`bayesnet.learning.fitting`): a PERT on their 95% interval with its mode at
+    the fitted value (their ``n`` and ``N`` are the fit's effective counts, not a proportion).
 ``fixed``
     ``low == high`` (and no counts): always ``value``.
 
@@ -44,6 +47,9 @@ CHUNK = 1000
 
 
 def _distribution(p: Parameter) -> tuple[str, float, float]:
+    if p.kind == "fitted" and p.high > p.low:  # n/N are effective counts of the fit, not a proportion to draw from
+        width = p.high - p.low
+        return "pert", 1.0 + 4.0 * (p.value - p.low) / width, 1.0 + 4.0 * (p.high - p.value) / width
     if p.n is not None and p.N is not None:
         return "beta", float(p.n + 1), float(p.N - p.n + 1)
     if p.high == p.low:

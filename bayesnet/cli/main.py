@@ -22,6 +22,8 @@ from bayesnet import __version__
 from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
+from bayesnet.cli.learn_commands import (add_diff_arguments, add_fit_arguments, add_sample_arguments, cmd_diff, cmd_fit,
+                                         cmd_sample)
 from bayesnet.cli.score_command import add_score_arguments, cmd_score
 from bayesnet.cli.serve_command import add_serve_arguments, check_serve, cmd_serve
 from bayesnet.errors import BayesnetError
@@ -262,6 +264,28 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the differential, with the chance that each changes the top condition.")
     add_next_arguments(p)
     p.set_defaults(run=cmd_next)
+
+    p = sub.add_parser("sample", help="draw a synthetic cohort from the model (CSV or Parquet)",
+                       description="Draw patients of the population (some presenting finding present) exactly "
+                                   "from the model: context, conditions and findings, in the cohort format of "
+                                   "'bayesnet score'.")
+    add_sample_arguments(p)
+    p.set_defaults(run=cmd_sample)
+
+    p = sub.add_parser("fit", help="update every number from a cohort of cases (EM); write a knowledge-base folder",
+                       description="Fit the knowledge base's numbers to a cohort by expectation-maximisation towards "
+                                   "the posterior mode: each record's value and range is its prior. Writes a "
+                                   "knowledge-base folder in which each updated record keeps its row and gains a "
+                                   "row of kind fitted.")
+    add_fit_arguments(p)
+    p.set_defaults(run=cmd_fit)
+
+    p = sub.add_parser("diff", help="what changed between two knowledge-base folders: numbers and top conditions",
+                       description="List the numbers that moved most between two knowledge bases (a fit's prior and "
+                                   "result, say) and the scenarios whose top condition changes; --png plots every "
+                                   "number before against after with its range.")
+    add_diff_arguments(p)
+    p.set_defaults(run=cmd_diff)
 
     p = sub.add_parser("serve", help="the differential as a local web page",
                        description="Serve the differential as a web page and a JSON API on this machine "

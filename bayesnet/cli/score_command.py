@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from bayesnet.cli.arguments import positive_int
 from bayesnet.cli.output import OutputFile, check_output_name
+from bayesnet.cohort.files import ParquetSink, count_parquet_rows, is_parquet, score_parquet
 from bayesnet.cohort.scoring import ON_ERROR, empty_errors, empty_scores, score_csv
 from bayesnet.errors import OutputError
 
@@ -31,9 +32,11 @@ SHOWN_PROBLEMS = 20
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``bayesnet score``."""
     parser.add_argument("cases", metavar="CASES.csv",
-                        help="one case per line; a header of node names; cells are states, empty if unobserved")
+                        help="one case per line; a header of node names; cells are states, empty if unobserved "
+                             "(a name ending .parquet or .pq is read as Parquet)")
     parser.add_argument("-o", "--output", metavar="FILE", required=True,
-                        help="where to write the posteriors ('-' for standard output)")
+                        help="where to write the posteriors ('-' for standard output; Parquet if the name ends "
+                             ".parquet or .pq)")
     parser.add_argument("--on-error", choices=ON_ERROR, default="raise",
                         help="a row that cannot be scored stops the run (raise, the default) or is skipped "
                              "and reported (skip)")
@@ -109,13 +112,14 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=_count_rows(args.cases), unit=" cases", desc="scoring", file=sys.stderr, dynamic_ncols=True)
+        total = count_parquet_rows(args.cases) if is_parquet(args.cases) else _count_rows(args.cases)
+        bar = tqdm(total=total, unit=" cases", desc="scoring", file=sys.stderr, dynamic_ncols=True)
     sinks: list[_Sink | OutputFile] = []
     scored = skipped = 0
     problems = 0
     shown: list[str] = []
     try:
-        output = _Sink(args.output)
+        output = ParquetSink(args.output) if is_parquet(args.output) else _Sink(args.output)
         sinks.append(output)
         errors = _Sink(args.errors, index=args.id_column is not None, what="errors file") if args.errors else None
         if errors is not None:
@@ -123,8 +127,9 @@ def cmd_score(model: Model, args: argparse.Namespace) -> int:
         metadata = OutputFile(args.metadata, "metadata file") if args.metadata else None
         if metadata is not None:
             sinks.append(metadata)
-        for chunk in score_csv(model, args.cases, chunksize=args.chunksize, on_error=args.on_error,
-                               log_evidence=args.log_evidence, id_column=args.id_column):
+        read = score_parquet if is_parquet(args.cases) else score_csv
+        for chunk in read(model, args.cases, chunksize=args.chunksize, on_error=args.on_error,
+                          log_evidence=args.log_evidence, id_column=args.id_column):
             output.write(chunk.posteriors)
             scored += len(chunk.posteriors)
             skipped += chunk.skipped

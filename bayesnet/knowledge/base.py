@@ -32,7 +32,7 @@ __all__ = [
 
 NodeType = Literal["context", "condition", "finding"]
 Role = Literal["context_prior", "condition_leak", "risk_factor", "finding_leak", "link"]
-KINDS = ("reported", "derived", "verbal", "assumed", "literature")
+KINDS = ("reported", "derived", "verbal", "assumed", "literature", "fitted")
 #: the folder of stored literature excerpts, inside a knowledge-base folder
 SOURCES = "sources"
 BINARY = ("absent", "present")
@@ -307,7 +307,12 @@ def _read_parameter(reader: _Reader, file: str, role: Role, line: int, row: dict
     if kind not in KINDS:
         reader.problem(file, line, "kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
         return None
-    if kind != "assumed":
+    if kind == "fitted":
+        if not row["source"]:
+            reader.problem(file, line, "source", "a fitted value names its cohort in source")
+        if not (row["n"] and row["N"]):
+            reader.problem(file, line, "n", "a fitted value gives its effective counts n and N")
+    elif kind != "assumed":
         for field in ("source", "quote"):
             if not row[field]:
                 reader.problem(file, line, field, f"a {kind} value needs its {field}")
@@ -341,7 +346,7 @@ def _read_parameter(reader: _Reader, file: str, role: Role, line: int, row: dict
         given, missing = ("N", "n") if not row["n"] else ("n", "N")
         reader.problem(file, line, missing, f"{given} is given without {missing}: give both n and N, or neither")
     elif n is not None and N is not None:
-        if N == 0 or n > N:
+        if (N == 0 and kind != "fitted") or n > N:
             reader.problem(file, line, "n", f"expected 0 <= n <= N with N > 0, got n={n}, N={N}")
         elif kind == "reported" and abs(value - n / N) > 0.005:
             reader.problem(file, line, "value", f"value {value} does not match n/N = {n}/{N} = {n / N:.3f}")
@@ -401,10 +406,10 @@ def load_knowledge(path: str | Path, *, literature: bool = True) -> KnowledgeBas
     for file, (role, keys) in TABLES.items():
         for line, row in reader.rows(file, keys + PROVENANCE):
             key = tuple(row[k] for k in keys)
-            layer = "literature" if row["kind"] == "literature" else "seeds"
+            layer = row["kind"] if row["kind"] in ("literature", "fitted") else "seeds"
             if (key, layer) in layers_seen and layers_seen[key, layer][0] == file:
                 reader.problem(file, line, keys[0], f"{' '.join(key)} is already given on line {layers_seen[key, layer][1]}"
-                               + (" (one row per key in each layer: the seeds' and the literature's)" if key in keys_seen else ""))
+                               + (" (one row per key in each layer: the seeds', the literature's and the fitted)" if key in keys_seen else ""))
                 continue
             layers_seen[key, layer] = (file, line)
             keys_seen[key] = (file, line)
@@ -466,9 +471,24 @@ def load_knowledge(path: str | Path, *, literature: bool = True) -> KnowledgeBas
 
 def _apply_literature(reader: _Reader, params: list[Parameter], use: bool) -> tuple[list[Parameter], list[Parameter]]:
     """The rows in use and the rows set aside: a literature row replaces the seeds' row of its key
-    (and must say why in its note), or is itself set aside when the literature is not used."""
+    (and must say why in its note), or is itself set aside when the literature is not used. A
+    ``fitted`` row replaces the rows of its key whatever the layer (it was fitted from them); it
+    must stand beside the row it was fitted from."""
     def key(p: Parameter) -> tuple:
         return (p.role, p.node, p.parent, p.state)
+
+    fitted = {key(p): p for p in params if p.kind == "fitted"}
+    if fitted:
+        others = {key(p) for p in params if p.kind != "fitted"}
+        for k, p in fitted.items():
+            if k not in others:
+                reader.problem(p.file, p.line, "kind", f"a fitted row of {p.name} must stand beside the row it was "
+                               "fitted from (its prior: kind, source and quote)")
+        rest = [p for p in params if p.kind != "fitted"]
+        in_use, set_aside = _apply_literature(reader, rest, use)
+        in_use = [fitted[key(p)] if key(p) in fitted else p for p in in_use]
+        set_aside = set_aside + [p for p in rest if key(p) in fitted and p not in set_aside]
+        return in_use, set_aside
 
     excerpts = {f.stem for f in (reader.path / SOURCES).glob("*") if f.is_file()} if (reader.path / SOURCES).is_dir() else set()
     seeds = {key(p): p for p in params if p.kind != "literature"}

@@ -1,0 +1,645 @@
+"""Fit the network's numbers to a cohort: expectation-maximisation towards the posterior mode.
+
+The model
+---------
+Each case is a patient of the population (some presenting finding present). Its context,
+conditions and findings are observed where the cohort has a state and latent where the cell is
+empty (missing is missing, never absent). The likelihood of a cohort is
+``prod_c P(e_c | population) = prod_c P(e_c) / pi`` with ``pi`` the probability of the population.
+
+The prior
+---------
+Every record's current value and range is its prior, the distribution that the second-order Monte
+Carlo draws from (:mod:`bayesnet.analysis.montecarlo`): Beta(n + 1, N - n + 1) from counts, a PERT
+on ``[low, high]`` with its mode at the value (verbal, reported and derived values, and earlier
+fits), uniform on ``[low, high]`` (assumed values). For a link or a risk factor, written as
+P(effect | this cause alone) ``v``, the prior is carried to the native link
+``p = 1 - (1 - v) / (1 - L0)`` with the effect's prior leak ``L0`` (an affine map, so a PERT stays a
+scaled Beta). In addition every fitted record stays within its ``[low, high]`` (with the fitted leak):
+the ranges are the prior's support.
+
+The algorithm
+-------------
+EM for the maximum a posteriori numbers (Dempster, Laird & Rubin 1977):
+
+* **E-step** (:mod:`bayesnet.learning.statistics`): exact expected counts of every activation of every
+  noisy-OR table, from the exact engine's posteriors. The population is a truncation: the patients
+  of the care setting without a presenting finding are never seen. As in DLR's truncated-data
+  example, each of the ``N`` cases stands for ``(1 - pi) / pi`` unseen patients in expectation, whose
+  evidence is "every presenting finding absent"; their expected counts are added with that weight.
+* **M-step**: each native number maximises its expected complete-data log likelihood
+  ``Z log x + (T - Z) log(1 - x)`` plus its log prior, within its range (a one-dimensional concave
+  problem, solved by bisection on the derivative). A link's range depends on its effect's leak
+  (the record ``1 - (1 - L)(1 - p)`` must stay within ``[low, high]``), so each leak is chosen with
+  its links: on two grids of candidate leaks that hold the current one, the leak's objective plus
+  each link's best value given it; then the links given the new leaks. A multi-state context prior
+  is solved on the simplex (a Lagrange multiplier found by bisection), and kept if it does not
+  improve its part of the objective.
+
+Each step maximises its part of the expected complete-data log posterior over a set that contains
+the current numbers, so the **log posterior** ``sum_c log P(e_c) - N log pi + sum log prior`` never
+decreases (a generalised EM). **Stopping rule**: stop when an iteration raises the log posterior by
+less than ``tolerance`` per case (default 1e-6 nats), or after ``max_iterations`` (default 200).
+
+Not fitted: the ordered findings' numbers (noisy-MAX; they keep their records) and records with a
+zero-width range. A number whose table no case observes (``T = 0``) keeps its value.
+
+Intervals and counts
+--------------------
+A fitted record's ``n`` and ``N`` are its rounded expected counts ``Z`` and ``T`` over the cohort's
+cases (not the unseen patients): the cases in which the cause was present with its effect observed,
+and those in which it produced the effect (for a context prior: the cases in that state, of all).
+Its 95% interval is the central interval of ``x^(xT) (1 - x)^((1 - x)T)`` times its prior on its
+range, with ``x`` the fitted value (the cohort's weight, centred on the fit; the cases' own counts
+are about the population, not the care setting, for base rates and context priors), widened to
+hold the fitted value: one number at a time, the others at their fitted values (it
+leaves out what the data cannot separate, such as the trade-off between base rates and presenting
+leaks). A record is *informed*, and fitted, when ``T > 0``; the others keep their readings.
+
+Convergence is slow for the numbers that the unseen patients dominate (base rates, context priors:
+each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the current
+numbers); the stopping rule ends the run when the gain per iteration is small.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bayesnet.errors import BayesnetError
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.inference.evidence import EvidenceBatch, encode_evidence
+from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
+from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, derive_rows, link_from_value
+from bayesnet.learning.statistics import Statistics, expected_statistics
+
+__all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "network_with", "log_prior",
+           "EStep", "TOLERANCE", "MAX_ITERATIONS"]
+
+TOLERANCE = 1e-6
+MAX_ITERATIONS = 200
+#: bisection steps of the one-dimensional M-step (the interval shrinks by 2^-64)
+BISECTION = 64
+
+
+def prior_shape(p: Parameter) -> tuple[str, float, float, float, float]:
+    """The prior of a record on its own scale: ``(distribution, alpha, beta, A, B)``, a Beta(alpha,
+    beta) scaled to ``[A, B]`` (as the Monte Carlo draws it; ``fitted`` rows: a PERT on their interval)."""
+    if p.high == p.low:
+        return "fixed", 1.0, 1.0, p.low, p.high
+    if p.kind == "fitted" or p.n is None or p.N is None:
+        if p.kind == "assumed":
+            return "uniform", 1.0, 1.0, p.low, p.high
+        width = p.high - p.low
+        return "pert", 1.0 + 4.0 * (p.value - p.low) / width, 1.0 + 4.0 * (p.high - p.value) / width, p.low, p.high
+    return "beta", float(p.n + 1), float(p.N - p.n + 1), 0.0, 1.0
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One record as a native number to fit.
+
+    ``kind``: ``context`` (binary context prior), ``simplex`` (a state of a multi-state context
+    node), ``condition_leak``, ``risk``, ``finding_leak``, ``link`` or ``held`` (not fitted).
+    ``alpha, beta, A, B``: the prior on the native scale; ``leak_record``: the index of the
+    effect's leak record (links and risk factors).
+    """
+
+    record: int
+    kind: str
+    index: tuple[int, ...]
+    distribution: str
+    alpha: float
+    beta: float
+    A: float
+    B: float
+    low: float
+    high: float
+    leak_record: int | None = None
+
+
+def units_of(knowledge: KnowledgeBase, locations: Sequence[ParameterLocation], network: NoisyOrNetwork) -> list[Unit]:
+    """Every record of the knowledge base as a :class:`Unit`."""
+    params = knowledge.parameters
+    leak_of = {p.node: r for r, p in enumerate(params) if p.role in ("condition_leak", "finding_leak") and p.state is None}
+    units = []
+    for r, (p, loc) in enumerate(zip(params, locations)):
+        dist, alpha, beta, A, B = prior_shape(p)
+        kind = {"context_prior": "context", "condition_leak": "condition_leak", "risk": "risk",
+                "finding_leak": "finding_leak", "link": "link"}.get(loc.array, "held")
+        if kind == "context" and network.context_states[loc.index[0]] != BINARY:
+            kind = "simplex"
+        leak_record = None
+        if kind in ("risk", "link"):
+            leak_record = leak_of[p.node]
+            L0 = params[leak_record].value
+            A, B = float(link_from_value(A, L0)), float(link_from_value(B, L0))
+        units.append(Unit(r, kind, loc.index, dist, alpha, beta, A, B, p.low, p.high, leak_record))
+    return units
+
+
+def _native(network: NoisyOrNetwork, unit: Unit) -> float:
+    idx = unit.index
+    if unit.kind in ("context", "simplex"):
+        return float(network.context_prior[idx[0]][idx[1]])
+    if unit.kind == "risk":
+        return float(network.risk[idx[0]][idx[1], idx[2]])
+    if unit.kind == "condition_leak":
+        return float(network.condition_leak[idx[0]])
+    if unit.kind == "finding_leak":
+        return float(network.finding_leak[idx[0]])
+    if unit.kind == "link":
+        return float(network.link[idx])
+    return math.nan
+
+
+def network_with(network: NoisyOrNetwork, units: Sequence[Unit], values: np.ndarray) -> NoisyOrNetwork:
+    """``network`` with each fitted unit's native number set to ``values[u]`` (held units and NaN skipped);
+    the derived rows (the population's) follow."""
+    prior = [p.copy() for p in network.context_prior]
+    risk = [r.copy() for r in network.risk]
+    condition_leak = network.condition_leak.copy()
+    finding_leak = network.finding_leak.copy()
+    link = network.link.copy()
+    for unit, x in zip(units, values):
+        if unit.kind == "held" or not np.isfinite(x):
+            continue
+        idx = unit.index
+        if unit.kind == "context":
+            prior[idx[0]][idx[1]] = x
+            prior[idx[0]][1 - idx[1]] = 1.0 - x
+        elif unit.kind == "simplex":
+            prior[idx[0]][idx[1]] = x
+        elif unit.kind == "risk":
+            risk[idx[0]][idx[1], idx[2]] = x
+        elif unit.kind == "condition_leak":
+            condition_leak[idx[0]] = x
+        elif unit.kind == "finding_leak":
+            finding_leak[idx[0]] = x
+        else:
+            link[idx] = x
+    for k, p in enumerate(prior):
+        if network.context_states[k] != BINARY:
+            prior[k] = p / p.sum()
+    out = network.with_parameters(context_prior=tuple(prior), risk=tuple(risk), condition_leak=condition_leak)
+    derive_rows(out, link, finding_leak)
+    return out.with_parameters(link=link, finding_leak=finding_leak)
+
+
+def _log_density(x: np.ndarray, a, b, alpha, beta, A, B) -> np.ndarray:
+    """``a log x + b log(1 - x) + (alpha - 1) log(x - A) + (beta - 1) log(B - x)`` (0 log 0 = 0)."""
+    def term(c, y):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(c != 0, c * np.log(np.maximum(y, 0.0)), 0.0)
+    return term(a, x) + term(b, 1.0 - x) + term(alpha - 1.0, x - A) + term(beta - 1.0, B - x)
+
+
+def _ratio(c, y) -> np.ndarray:
+    """``c / y`` where ``c != 0``, else 0 (so a zero count never meets a zero distance)."""
+    c, y = np.broadcast_arrays(np.asarray(c, float), np.asarray(y, float))
+    out = np.zeros(c.shape)
+    np.divide(c, y, out=out, where=c != 0)
+    return out
+
+
+def _slope(x, a, b, alpha, beta, A, B, lam=0.0):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _ratio(a, x) - _ratio(b, 1.0 - x) + _ratio(alpha - 1.0, x - A) - _ratio(beta - 1.0, B - x) - lam
+
+
+def _maximise(a, b, alpha, beta, A, B, lo, hi, lam=0.0, steps: int = BISECTION):
+    """The maximiser of ``_log_density(x) - lam x`` on ``[lo, hi]`` (elementwise; the function is concave)."""
+    lo, hi = np.asarray(lo, float).copy(), np.asarray(hi, float).copy()
+    left, right = lo.copy(), hi.copy()
+    at_lo = _slope(lo, a, b, alpha, beta, A, B, lam) <= 0
+    at_hi = _slope(hi, a, b, alpha, beta, A, B, lam) >= 0
+    for _ in range(steps):
+        mid = 0.5 * (left + right)
+        up = _slope(mid, a, b, alpha, beta, A, B, lam) > 0
+        left = np.where(up, mid, left)
+        right = np.where(up, right, mid)
+    return np.where(at_lo, lo, np.where(at_hi, hi, 0.5 * (left + right)))
+
+
+def _record_box(unit: Unit, leak: float) -> tuple[float, float]:
+    """The native values that keep the record within ``[low, high]`` (links: given the effect's leak)."""
+    if unit.kind in ("risk", "link"):
+        lo, hi = (float(link_from_value(v, leak)) for v in (unit.low, unit.high))
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    else:
+        lo, hi = unit.low, unit.high
+    return max(lo, unit.A), min(hi, unit.B)
+
+
+def log_prior(units: Sequence[Unit], values: np.ndarray, informed: np.ndarray | None = None) -> float:
+    """The log prior density of the native numbers (up to a constant), summed over the fitted units
+    (those ``informed`` by the cohort, when given)."""
+    total = 0.0
+    for u, (unit, x) in enumerate(zip(units, values)):
+        if unit.kind == "held" or unit.distribution == "fixed" or (informed is not None and not informed[u]):
+            continue
+        total += float(_log_density(np.float64(x), 0.0, 0.0, unit.alpha, unit.beta, unit.A, unit.B))
+    return total
+
+
+class EStep:
+    """Computes the statistics of the cohort under a network: ``__call__(network) -> Statistics``.
+
+    The default works on encoded pandas frames (a list of :class:`EvidenceBatch` chunks); a Dask
+    cohort supplies its own (see :mod:`bayesnet.learning.dask`).
+    """
+
+    def __init__(self, batches: Sequence[EvidenceBatch], labels: Sequence[Sequence] | None = None,
+                 progress: Callable[[int], None] | None = None):
+        self.batches = list(batches)
+        self.labels = labels
+        self.progress = progress
+
+    @property
+    def cases(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def __call__(self, network: NoisyOrNetwork) -> Statistics:
+        engine = ExactEngine(network)
+        total = Statistics.zeros(network)
+        for b, batch in enumerate(self.batches):
+            labels = self.labels[b] if self.labels is not None else None
+            total = total + expected_statistics(network, batch, engine=engine, labels=labels)
+            if self.progress is not None:
+                self.progress(len(batch))
+        return total
+
+
+@dataclass
+class FitResult:
+    """The fitted network and what changed.
+
+    Attributes
+    ----------
+    network
+        The network with the fitted numbers.
+    table
+        One row per record, indexed by parameter name: ``role, fitted`` (whether it was updated),
+        ``prior_kind, prior_value, prior_low, prior_high``, ``value, low, high`` (the fitted reading
+        and its 95% interval; the prior's where not fitted), ``n, N`` (effective counts),
+        ``distribution`` (the prior's) and ``at_edge`` (the fitted value sits on its range's edge).
+    log_posterior
+        The log posterior after each iteration's E-step (the first entry is the prior's).
+    seconds
+        The time of each iteration.
+    converged
+        Whether the stopping rule was met before ``max_iterations``.
+    cases
+        The number of cases.
+    """
+
+    network: NoisyOrNetwork
+    table: pd.DataFrame
+    log_posterior: list[float]
+    seconds: list[float]
+    converged: bool
+    cases: int
+    values: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    #: the cohort's name, written into the notes of the fitted rows
+    name: str = "cohort"
+    #: the knowledge base the fit started from
+    knowledge: KnowledgeBase | None = field(repr=False, default=None)
+
+    def write(self, folder) -> Path:
+        """Write the fitted knowledge base into ``folder`` (new or empty): see :mod:`bayesnet.learning.writer`."""
+        from bayesnet.learning.writer import write_fitted
+
+        if self.knowledge is None:
+            raise BayesnetError("this fit does not know the knowledge base it started from")
+        return write_fitted(self.knowledge, self, folder)
+
+    @property
+    def iterations(self) -> int:
+        return len(self.seconds)
+
+
+def _phantom(network: NoisyOrNetwork) -> EvidenceBatch | None:
+    """The evidence of an unseen patient of the care setting: every presenting finding absent."""
+    names = [network.findings[i] for i in network.presenting]
+    if not names:
+        return None
+    encoded = encode_evidence(network, {n: "absent" for n in names}, population=False)
+    return EvidenceBatch.stack([encoded])
+
+
+def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Sequence[ParameterLocation],
+                estep: Callable[[NoisyOrNetwork], Statistics], cases: int, *, max_iterations: int = MAX_ITERATIONS,
+                tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None) -> FitResult:
+    """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases."""
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
+        raise BayesnetError(f"max_iterations must be a positive whole number, got {max_iterations!r}")
+    if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
+        raise BayesnetError(f"tolerance must be a number >= 0 (nats per case), got {tolerance!r}")
+    if cases < 1:
+        raise BayesnetError("the cohort has no cases to fit")
+    units = units_of(knowledge, locations, network)
+    values = np.array([_native(network, u) for u in units])
+    phantom = _phantom(network)
+    informed = None
+    history: list[float] = []
+    seconds: list[float] = []
+    converged = False
+    stats = None
+    for iteration in range(max_iterations + 1):
+        start = time.perf_counter()
+        current = network_with(network, units, values)
+        stats = estep(current)
+        seen = stats
+        log_posterior = stats.log_likelihood
+        if phantom is not None:
+            unseen = expected_statistics(current, phantom)
+            pi = -math.expm1(unseen.log_likelihood)                                   # P(population)
+            if not pi > 0:
+                raise BayesnetError("the population has probability zero under the current numbers")
+            log_posterior -= stats.cases * math.log(pi)
+            stats = stats + unseen.scaled(stats.cases * (1.0 - pi) / pi)
+        if informed is None:
+            informed = np.array([_stats_of(u, seen)[1] > 0 for u in units])
+        log_posterior += log_prior(units, values, informed)
+        history.append(log_posterior)
+        if iteration and (history[-1] - history[-2]) < tolerance * cases:
+            converged = True
+            seconds.append(time.perf_counter() - start)
+            break
+        if iteration == max_iterations:
+            break
+        values = _m_step(current, knowledge, units, values, stats, informed)
+        seconds.append(time.perf_counter() - start)
+        if progress is not None:
+            progress(iteration + 1, log_posterior)
+    fitted = network_with(network, units, values)
+    table = _table(knowledge, units, values, seen, fitted)
+    return FitResult(fitted, table, history, seconds, converged, cases, values)
+
+
+def _stats_of(unit: Unit, stats: Statistics) -> tuple[float, float]:
+    """``(Z, T)`` of a unit: fired and trials (for context priors: the state's count and the total)."""
+    idx = unit.index
+    if unit.kind == "context":
+        counts = stats.context[idx[0]]
+        return float(counts[idx[1]]), float(counts.sum())
+    if unit.kind == "simplex":
+        counts = stats.context[idx[0]]
+        return float(counts[idx[1]]), float(counts.sum())
+    if unit.kind == "condition_leak":
+        return float(stats.condition_fired[idx[0]]), float(stats.condition_trials[idx[0]])
+    if unit.kind == "risk":
+        return float(stats.risk_fired[idx[0]][idx[1], idx[2]]), float(stats.risk_trials[idx[0]][idx[1], idx[2]])
+    if unit.kind == "finding_leak":
+        return float(stats.leak_fired[idx[0]]), float(stats.leak_trials[idx[0]])
+    if unit.kind == "link":
+        return float(stats.link_fired[idx]), float(stats.link_trials[idx])
+    return 0.0, 0.0
+
+
+def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray,
+            stats: Statistics, informed: np.ndarray) -> np.ndarray:
+    """One M-step. A link or risk factor that no case informs keeps its record's reading (its native
+    number follows its effect's leak), so the loaded folder is the fitted network."""
+    new = values.copy()
+    params = knowledge.parameters
+    count = len(units)
+    z, t = np.zeros(count), np.zeros(count)
+    for u, unit in enumerate(units):
+        z[u], t[u] = _stats_of(unit, stats)
+    kind = np.array([unit.kind for unit in units])
+    alpha = np.array([unit.alpha for unit in units])
+    beta = np.array([unit.beta for unit in units])
+    A = np.array([unit.A for unit in units])
+    B = np.array([unit.B for unit in units])
+    low = np.array([unit.low for unit in units])
+    high = np.array([unit.high for unit in units])
+    free = informed & (t > 0) & np.array([unit.distribution != "fixed" for unit in units])
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+
+    def solve(chosen: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        chosen = chosen & free & (lo <= hi)
+        if chosen.any():
+            x = _maximise(z[chosen], np.maximum(t[chosen] - z[chosen], 0.0), alpha[chosen], beta[chosen], A[chosen],
+                          B[chosen], lo[chosen], hi[chosen])
+            new[chosen] = np.minimum(np.maximum(x, lo[chosen]), hi[chosen])
+
+    # leaks first, each jointly with its links: over candidate leaks (the current one among them), the
+    # leak's own objective plus each informed link's best value within its range given that leak
+    links_of: dict[int, list[int]] = {}
+    for v, link in enumerate(units):
+        if link.leak_record is not None:
+            links_of.setdefault(record_unit[link.leak_record], []).append(v)
+    jobs = []
+    for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
+        members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
+        lo, hi = max(low[u], A[u]), min(high[u], B[u])
+        for v in links_of.get(u, []):
+            if not informed[v]:
+                hi = min(hi, params[units[v].record].value)                  # its native link stays >= 0
+            elif units[v].distribution == "fixed":
+                p = values[v]
+                if p < 1.0:
+                    lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
+                    hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+        if lo <= hi:
+            jobs.append((u, members, lo, hi))
+    if jobs:
+        chosen = _profile_leaks(jobs, values, z, t, alpha, beta, A, B, low, high)
+        for (u, *_), x in zip(jobs, chosen):
+            new[u] = x
+    # then links and risk factors given the new leaks, and binary context priors
+    lo, hi = np.maximum(low, A), np.minimum(high, B)
+    for u, unit in enumerate(units):
+        if unit.leak_record is None:
+            continue
+        leak = new[record_unit[unit.leak_record]]
+        if not informed[u]:
+            new[u] = max(0.0, float(link_from_value(params[unit.record].value, leak)))
+            continue
+        lo[u], hi[u] = _record_box(unit, leak)
+    solve((kind == "risk") | (kind == "link") | (kind == "context"), lo, hi)
+    # multi-state context priors on the simplex
+    groups: dict[int, list[int]] = {}
+    for u, unit in enumerate(units):
+        if unit.kind == "simplex" and informed[u]:
+            groups.setdefault(unit.index[0], []).append(u)
+    for k, members in groups.items():
+        new[members] = _simplex(network, k, [units[u] for u in members], values[members], stats.context[k])
+    return new
+
+
+def _profile_leaks(jobs: list, values: np.ndarray, z: np.ndarray, t: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
+                   A: np.ndarray, B: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """For each job ``(leak unit, its informed links, lo, hi)``: the leak that maximises its own
+    objective plus its links' best objectives given it (each link within its record's range),
+    searched on two grids; the current leak where no candidate beats it. All leaks at once."""
+    count = len(jobs)
+    width = max(1, max(len(m) for _, m, _, _ in jobs))
+    leak_units = np.array([u for u, _, _, _ in jobs])
+    lo = np.array([j[2] for j in jobs])
+    hi = np.array([j[3] for j in jobs])
+    index = np.zeros((count, width), dtype=int)
+    real = np.zeros((count, width), dtype=bool)
+    for r, (_, members, _, _) in enumerate(jobs):
+        index[r, :len(members)] = members
+        real[r, :len(members)] = True
+
+    def pick(array: np.ndarray, pad: float) -> np.ndarray:
+        return np.where(real, array[index], pad)[:, None, :]                      # (U, 1, K)
+
+    zl, bl = pick(z, 0.0), pick(np.maximum(t - z, 0.0), 0.0)
+    al, be, Al, Bl = pick(alpha, 1.0), pick(beta, 1.0), pick(A, 0.0), pick(B, 1.0)
+    lowl, highl = pick(low, 0.0), pick(high, 1.0)
+    zu, bu = z[leak_units][:, None], np.maximum(t - z, 0.0)[leak_units][:, None]
+    au, bt, Au, Bu = alpha[leak_units][:, None], beta[leak_units][:, None], A[leak_units][:, None], B[leak_units][:, None]
+
+    def objective(leaks: np.ndarray) -> np.ndarray:                                # (U, G) -> (U, G)
+        own = _log_density(leaks, zu, bu, au, bt, Au, Bu)
+        leak = leaks[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            box_lo = np.maximum(np.maximum(1.0 - (1.0 - lowl) / (1.0 - leak), 0.0), Al)
+            box_hi = np.minimum(np.minimum(1.0 - (1.0 - highl) / (1.0 - leak), 1.0), Bl)
+        box_lo = np.where(real[:, None, :], box_lo, 0.0)
+        box_hi = np.where(real[:, None, :], box_hi, 1.0)
+        feasible = np.all(box_lo <= box_hi, axis=2)
+        shape = box_lo.shape
+        args = [np.broadcast_to(x, shape) for x in (zl, bl, al, be, Al, Bl)]
+        best = _maximise(*args, box_lo, np.maximum(box_hi, box_lo))
+        links = np.where(real[:, None, :], _log_density(best, *args), 0.0).sum(axis=2)
+        return np.where(feasible, own + links, -np.inf)
+
+    current = np.minimum(np.maximum(values[leak_units], lo), hi)
+    grid = np.concatenate([lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 65)[None, :], current[:, None]],
+                          axis=1)
+    score = objective(grid)
+    best = np.argmax(score, axis=1)
+    order = np.sort(grid, axis=1)
+    position = np.array([np.searchsorted(order[r], grid[r, best[r]]) for r in range(count)])
+    left = order[np.arange(count), np.maximum(position - 1, 0)]
+    right = order[np.arange(count), np.minimum(position + 1, grid.shape[1] - 1)]
+    fine = np.concatenate([left[:, None] + (right - left)[:, None] * np.linspace(0.0, 1.0, 33)[None, :],
+                           grid[np.arange(count), best][:, None]], axis=1)
+    fine_score = objective(fine)
+    candidate = fine[np.arange(count), np.argmax(fine_score, axis=1)]
+    at_current = objective(values[leak_units][:, None])[:, 0]
+    inside = (values[leak_units] >= lo) & (values[leak_units] <= hi)
+    at_current = np.where(inside, at_current, -np.inf)
+    better = np.isfinite(fine_score.max(axis=1)) & (fine_score.max(axis=1) >= at_current)
+    return np.where(better, candidate, values[leak_units])
+
+def _simplex(network: NoisyOrNetwork, k: int, units: Sequence[Unit], current: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The MAP of a multi-state prior: ``sum_s c_s log x_s + log prior_s(x_s)`` on the simplex, each
+    ``x_s`` within its range; the current values where that is not an improvement."""
+    states = np.array([u.index[1] for u in units])
+    if len(states) != len(network.context_states[k]) or counts.sum() <= 0:
+        return current
+    c = counts[states]
+    alpha = np.array([u.alpha for u in units])
+    beta = np.array([u.beta for u in units])
+    A = np.array([u.A for u in units])
+    B = np.array([u.B for u in units])
+    lo = np.maximum(np.array([u.low for u in units]), A)
+    hi = np.minimum(np.array([u.high for u in units]), B)
+    if lo.sum() > 1.0 or hi.sum() < 1.0:
+        return current
+    zero = np.zeros_like(c)
+
+    def totals(lam: np.ndarray) -> np.ndarray:
+        """sum_s x_s(lambda) for each lambda: decreasing in lambda."""
+        shape = (len(lam), len(c))
+        args = [np.broadcast_to(v, shape) for v in (c, zero, alpha, beta, A, B, lo, hi)]
+        return _maximise(*args, lam=np.broadcast_to(np.asarray(lam, float)[:, None], shape), steps=56).sum(axis=1)
+
+    scale = float(c.sum() + alpha.sum() + beta.sum() + 1.0)
+    left, right = -scale, 2.0 * scale
+    while totals(np.array([left]))[0] < 1.0 and left > -1e9 * scale:
+        left *= 4.0
+    while totals(np.array([right]))[0] > 1.0 and right < 1e9 * scale:
+        right *= 4.0
+    for _ in range(6):  # each round narrows the bracket 64-fold
+        grid = np.linspace(left, right, 65)
+        above = totals(grid) > 1.0
+        last = int(np.flatnonzero(above)[-1]) if above.any() else 0
+        left, right = grid[last], grid[min(last + 1, 64)]
+    x = _maximise(c, zero, alpha, beta, A, B, lo, hi, 0.5 * (left + right))
+    x = x / x.sum()
+    if np.any(x < lo - 1e-12) or np.any(x > hi + 1e-12):
+        return current
+
+    def objective(y: np.ndarray) -> float:
+        return float(_log_density(y, c, zero, alpha, beta, A, B).sum())
+
+    return x if objective(x) >= objective(current) else current
+
+
+def _interval(unit: Unit, z: float, t: float, mode: float, lo: float, hi: float) -> tuple[float, float]:
+    """The central 95% interval of ``x^z (1 - x)^(t - z)`` times the prior on ``[lo, hi]``, widened
+    to hold ``mode``."""
+    b = max(t - z, 0.0)
+    if hi <= lo:
+        return lo, hi
+    curvature = 0.0
+    for c, y in ((z, mode), (b, 1.0 - mode), (unit.alpha - 1.0, mode - unit.A), (unit.beta - 1.0, unit.B - mode)):
+        if c > 0 and y > 0:
+            curvature += c / (y * y)
+    width = 10.0 / math.sqrt(curvature) if curvature > 0 else hi - lo
+    left, right = max(lo, mode - width), min(hi, mode + width)
+    if right <= left:
+        return mode, mode
+    grid = np.linspace(left, right, 2001)
+    log_d = _log_density(grid, z, b, unit.alpha, unit.beta, unit.A, unit.B)
+    finite = np.isfinite(log_d)
+    if not finite.any():
+        return lo, hi
+    density = np.where(finite, np.exp(log_d - log_d[finite].max()), 0.0)
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(grid))])
+    if cdf[-1] <= 0:
+        return lo, hi
+    cdf /= cdf[-1]
+    q_lo, q_hi = np.interp([0.025, 0.975], cdf, grid)
+    return min(float(q_lo), mode), max(float(q_hi), mode)
+
+
+def _reading(unit: Unit, x: float, leak: float | None) -> float:
+    if unit.kind in ("risk", "link"):
+        return 1.0 - (1.0 - leak) * (1.0 - x)  # type: ignore[operator]
+    return x
+
+
+def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, stats: Statistics | None,
+           fitted: NoisyOrNetwork) -> pd.DataFrame:
+    params = knowledge.parameters
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    rows = []
+    for u, unit in enumerate(units):
+        p = params[unit.record]
+        row = {"parameter": p.name, "role": p.role, "fitted": False, "distribution": unit.distribution,
+               "prior_kind": p.kind, "prior_value": p.value, "prior_low": p.low, "prior_high": p.high,
+               "value": p.value, "low": p.low, "high": p.high, "n": pd.NA, "N": pd.NA, "at_edge": False}
+        if unit.kind != "held" and unit.distribution != "fixed" and stats is not None:
+            z, t = _stats_of(unit, stats)
+            if t > 0:
+                leak = values[record_unit[unit.leak_record]] if unit.leak_record is not None else None
+                x = float(values[u])
+                if unit.kind in ("risk", "link"):
+                    lo, hi = _record_box(unit, leak)  # type: ignore[arg-type]
+                else:
+                    lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
+                i_lo, i_hi = _interval(unit, x * t, t, x, lo, hi)   # the cohort's size, centred on the fit
+                value = _reading(unit, x, leak)
+                low, high = _reading(unit, i_lo, leak), _reading(unit, i_hi, leak)
+                value = min(max(value, p.low), p.high)
+                low, high = max(min(low, value), p.low), min(max(high, value), p.high)
+                row.update(fitted=True, value=value, low=low, high=high, n=min(int(round(z)), int(round(t))), N=int(round(t)),
+                           at_edge=bool(hi > lo and (x <= lo + 1e-12 or x >= hi - 1e-12)))
+        rows.append(row)
+    frame = pd.DataFrame(rows).set_index("parameter")
+    frame["n"] = frame["n"].astype("Int64")
+    frame["N"] = frame["N"].astype("Int64")
+    return frame

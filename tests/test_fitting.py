@@ -1,0 +1,292 @@
+"""Fitting from a cohort: exact expected counts (checked against the likelihood's own gradient),
+a log posterior that never decreases, ranges kept, and a fitted folder that loads and shows its priors."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesnet
+from bayesnet.analysis.montecarlo import sample as draw_records, uncertainty
+from bayesnet.analysis.parameters import batch_from_records
+from bayesnet.cli.main import main
+from bayesnet.cohort.scoring import encode_frame
+from bayesnet.errors import BayesnetError, KnowledgeBaseError
+from bayesnet.inference.engine import ExactEngine
+from bayesnet.learning.fitting import _native, _phantom, _stats_of, network_with, units_of
+from bayesnet.learning.sampling import sample_cohort
+from bayesnet.knowledge.network import NoisyOrNetwork
+from bayesnet.learning.statistics import expected_statistics
+from conftest import SMALL
+
+
+def hide(frame: pd.DataFrame, columns, share: float, seed: int) -> pd.DataFrame:
+    """``frame`` with a share of the cells of ``columns`` emptied at random."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    for column in columns:
+        frame.loc[rng.random(len(frame)) < share, column] = np.nan
+    return frame
+
+
+def log_likelihood(model, units, values, batch, population: bool) -> float:
+    """sum_c log P(e_c | population) under the model with native numbers ``values`` (by the engine)."""
+    network = network_with(model.network, units, values)
+    total = float(ExactEngine(network).query_batch(batch)[0].sum())
+    phantom = _phantom(network)
+    if population and phantom is not None:
+        total -= len(batch) * math.log(-math.expm1(expected_statistics(network, phantom).log_likelihood))
+    return total
+
+
+def check_gradient(model, frame, names=None, population=False) -> int:
+    """The E-step's counts are the complete-data statistics: for every native number x, the
+    likelihood's derivative is (Z - x T) / (x (1 - x)) (Fisher's identity), checked against a central
+    difference of the engine's log likelihood."""
+    batch = encode_frame(model, frame).batch
+    network = model.network
+    stats = expected_statistics(network, batch)
+    if population:
+        unseen = expected_statistics(network, _phantom(network))
+        pi = -math.expm1(unseen.log_likelihood)
+        stats = stats + unseen.scaled(len(batch) * (1 - pi) / pi)
+    units = units_of(model.knowledge, model.locations, network)
+    values = np.array([_native(network, u) for u in units])
+    checked = 0
+    for u, unit in enumerate(units):
+        name = model.knowledge.parameters[unit.record].name
+        if unit.kind in ("held", "simplex") or (names is not None and name not in names):
+            continue
+        x = values[u]
+        if not 1e-9 < x < 1 - 1e-9:
+            continue
+        h = 1e-4 * min(x, 1 - x)
+        up, down = values.copy(), values.copy()
+        up[u], down[u] = x + h, x - h
+        slope = (log_likelihood(model, units, up, batch, population)
+                 - log_likelihood(model, units, down, batch, population)) / (2 * h)
+        z, t = _stats_of(unit, stats)
+        expected = z / x - (t - z) / (1 - x) if unit.kind == "context" else (z - x * t) / (x * (1 - x))
+        assert slope == pytest.approx(expected, rel=1e-5, abs=1e-6 / x), name
+        checked += 1
+    return checked
+
+
+def test_expected_counts_are_the_likelihoods_gradient_on_the_small_network_with_missing_cells(small_model):
+    frame = sample_cohort(small_model.network, 80, seed=1)
+    frame = hide(frame, [*small_model.findings, *small_model.conditions], 0.4, 2)
+    frame = hide(frame, small_model.context, 0.5, 3)           # unknown context: configurations clamped
+    assert check_gradient(small_model, frame) >= 15
+
+
+PRESENTING = ["link:mineral_soft_tissue<-fop", "link:mineral_soft_tissue<-myositis_ossificans_traumatic",
+              "link:mineral_lung<-dipo_idiopathic", "leak:mineral_soft_tissue", "leak:mineral_lung"]
+SOME = PRESENTING + ["leak:myositis_ossificans_traumatic", "risk:myositis_ossificans_traumatic<-trauma=present",
+                     "risk:ho_post_surgical<-surgery=present", "prior:trauma=present", "leak:soft_tissue_mass",
+                     "link:soft_tissue_mass<-myositis_ossificans_traumatic", "leak:dipo_idiopathic"]
+
+
+def test_expected_counts_with_the_population_and_unknown_context_are_the_gradient(model):
+    frame = model.sample(30, seed=4, missing=0.3, missing_labels=0.8)
+    frame = hide(frame, ["mineral_soft_tissue", "mineral_lung"], 0.5, 5)     # the population latent in some cases
+    frame = hide(frame, ["trauma", "surgery", "age_band"], 0.3, 6)
+    assert check_gradient(model, frame, SOME) == len(SOME)
+
+
+def test_the_unseen_patients_make_the_counts_the_gradient_of_the_truncated_likelihood(model):
+    """With the unseen patients' counts added (weight N (1 - pi) / pi), the counts are the gradient of
+    sum log P(e | population): the truncation is part of the model."""
+    frame = model.sample(25, seed=7, missing=0.3)
+    assert check_gradient(model, frame, PRESENTING + ["leak:myositis_ossificans_traumatic", "prior:trauma=present"],
+                          population=True) == len(PRESENTING) + 2
+
+
+def test_the_log_posterior_never_decreases_on_the_small_network(small_model):
+    frame = hide(sample_cohort(small_model.network, 300, seed=2), small_model.findings, 0.3, 1)
+    frame = hide(frame, small_model.conditions, 1.0, 2)
+    result = small_model.fit(frame, max_iterations=12, tolerance=0.0)
+    steps = np.diff(result.log_posterior)
+    assert len(steps) == 12
+    assert np.all(steps >= -1e-9 * abs(result.log_posterior[-1])), steps
+    assert result.log_posterior[-1] > result.log_posterior[0]
+
+
+@pytest.fixture(scope="module")
+def shipped_fit(model):
+    frame = model.sample(60, seed=3, missing=0.3, missing_labels=0.7)
+    frame = hide(frame, ["trauma"], 0.3, 4)
+    frame["fluid_fluid_levels"] = np.nan                      # never observed: its numbers stay
+    return model.fit(frame, max_iterations=3, tolerance=0.0)
+
+
+def test_the_log_posterior_never_decreases_with_the_population(shipped_fit):
+    steps = np.diff(shipped_fit.log_posterior)
+    assert len(steps) == 3
+    assert np.all(steps >= -1e-9 * abs(shipped_fit.log_posterior[-1])), steps
+
+
+def test_a_small_cohort_moves_nothing_beyond_its_range_and_nothing_it_does_not_inform(model, shipped_fit):
+    table = shipped_fit.table
+    assert ((table["value"] >= table["prior_low"] - 1e-12) & (table["value"] <= table["prior_high"] + 1e-12)).all()
+    assert ((table["low"] <= table["value"]) & (table["value"] <= table["high"])).all()
+    untouched = table.loc[[n for n in table.index if n.startswith(("link:fluid_fluid_levels", "leak:fluid_fluid_levels"))]]
+    assert len(untouched) >= 3 and not untouched["fitted"].any()
+    assert (untouched["value"] == untouched["prior_value"]).all()
+    # the ordered findings' numbers are not fitted: their readings stay
+    held = table[table.index.str.contains("extent")]
+    assert len(held) and not held["fitted"].any()
+
+
+def test_the_fitted_folder_loads_equals_the_fitted_network_and_shows_before_and_after(model, shipped_fit, tmp_path):
+    folder = shipped_fit.write(tmp_path / "fitted")
+    fitted = bayesnet.load(folder)
+    case = {"mineral_soft_tissue": "present", "trauma": "present", "soft_tissue_mass": "present", "extent": "multifocal"}
+    expected = ExactEngine(shipped_fit.network).query(fitted.encode(case)).posterior
+    assert np.max(np.abs(fitted.answer(case).posterior - expected)) < 1e-9
+    prov = fitted.provenance().set_index("parameter")
+    rows = prov[prov["kind"] == "fitted"]
+    assert len(rows) == int(shipped_fit.table["fitted"].sum())
+    before = model.provenance().set_index("parameter")
+    for name in rows.index[:50]:
+        assert rows.loc[name, "prior_kind"] == before.loc[name, "kind"]
+        assert rows.loc[name, "prior_value"] == before.loc[name, "value"]
+        assert rows.loc[name, "prior_quote"] == before.loc[name, "quote"]
+        assert rows.loc[name, "source"] == "cohort" and "60 cases" in rows.loc[name, "note"]
+    assert prov.loc[prov["kind"] != "fitted", "prior_kind"].isna().all()
+    with pytest.raises(BayesnetError, match="new or empty"):
+        shipped_fit.write(folder)
+
+
+def test_a_fitted_row_without_its_prior_row_or_cohort_is_refused(small_copy):
+    links = small_copy / "links.csv"
+    lines = links.read_text().splitlines()
+    prior = lines[1].split(",")
+    fitted = prior[:3] + ["0.72", "0.6", "0.8", "fitted", "cases.csv", "", "", "", "30", "41", "fitted"]
+    orphan = ["trabeculated_bone", "", "calcinosis", "0.3", "0.1", "0.5", "fitted", "", "", "", "", "", "", "x"]
+    links.write_text("\n".join(lines + [",".join(fitted), ",".join(orphan)]) + "\n")
+    (small_copy / "cells.csv").write_text((small_copy / "cells.csv").read_text())
+    with pytest.raises(KnowledgeBaseError) as error:
+        bayesnet.load(small_copy)
+    text = str(error.value)
+    assert "must stand beside the row it was fitted from" in text
+    assert "names its cohort" in text and "effective counts" in text
+    # the well-formed fitted row alone loads, replaces its prior row and shows it
+    links.write_text("\n".join(lines + [",".join(fitted)]) + "\n")
+    loaded = bayesnet.load(small_copy)
+    row = loaded.provenance().set_index("parameter").loc["link:trabeculated_bone<-myositis_ossificans"]
+    assert row["kind"] == "fitted" and row["value"] == 0.72 and row["prior_value"] == 0.7
+
+
+def perturbed(model, seed: int) -> NoisyOrNetwork:
+    """The model's network with every number drawn from its uncertainty (within its range)."""
+    values = draw_records(uncertainty(model), 1, seed)
+    return batch_from_records(model.network, model.knowledge.parameters, model.locations, values).network(model.network, 0)
+
+
+def readings(model, network: NoisyOrNetwork) -> np.ndarray:
+    """Every record's reading (P(effect | cause alone) for links) in ``network``, NaN where not fitted."""
+    units = units_of(model.knowledge, model.locations, model.network)
+    by_record = {unit.record: unit for unit in units}
+    out = np.full(len(units), np.nan)
+    for u, unit in enumerate(units):
+        if unit.kind == "held":
+            continue
+        x = _native(network, unit)
+        if unit.leak_record is not None:
+            x = 1 - (1 - _native(network, by_record[unit.leak_record])) * (1 - x)
+        out[u] = x
+    return out
+
+
+def held_out_gain(model, truth, result, seed: int) -> float:
+    """Mean log P(case) of held-out cases (labels hidden) under the fitted model minus the unfitted."""
+    held_out = hide(sample_cohort(truth, 3000, seed=seed), model.conditions, 1.0, seed + 1)
+    batch = encode_frame(model, held_out).batch
+    return float(ExactEngine(result.network).query_batch(batch)[0].mean()
+                 - ExactEngine(model.network).query_batch(batch)[0].mean())
+
+
+def test_recovery_from_complete_cases_puts_the_truth_within_nine_in_ten_intervals(small_model):
+    truth = perturbed(small_model, 5)
+    result = small_model.fit(sample_cohort(truth, 6000, seed=6), max_iterations=100)
+    table = result.table
+    true = readings(small_model, truth)
+    informed = table["fitted"].to_numpy()
+    covered = (table["low"].to_numpy() <= true + 1e-12) & (true <= table["high"].to_numpy() + 1e-12)
+    assert informed.sum() >= 18
+    assert covered[informed].mean() >= 0.9, table.assign(truth=true)[informed & ~covered]
+    assert held_out_gain(small_model, truth, result, 9) > 0
+
+
+def test_recovery_with_hidden_labels_and_findings_beats_the_unfitted_model_on_held_out_cases(small_model):
+    truth = perturbed(small_model, 5)
+    cohort = hide(hide(sample_cohort(truth, 2000, seed=6), small_model.findings, 0.3, 7), small_model.conditions, 1.0, 8)
+    result = small_model.fit(cohort, max_iterations=20)
+    assert held_out_gain(small_model, truth, result, 11) > 0
+
+
+def test_fit_refuses_bad_options_and_bad_cells(small_model):
+    frame = sample_cohort(small_model.network, 20, seed=1)
+    with pytest.raises(BayesnetError, match="max_iterations"):
+        small_model.fit(frame, max_iterations=0)
+    bad = frame.astype(object)
+    bad.iloc[3, 4] = "maybe"
+    with pytest.raises(BayesnetError, match="maybe"):
+        small_model.fit(bad)
+
+
+def test_the_command_line_fits_a_cohort_file_into_a_folder(tmp_path, capsys):
+    cohort = tmp_path / "cases.parquet"
+    assert main(["--priors", str(SMALL), "sample", "-n", "500", "-o", str(cohort), "--missing", "0.2",
+                 "--no-progress"]) == 0
+    folder = tmp_path / "fitted"
+    assert main(["--priors", str(SMALL), "fit", str(cohort), "--id", "case_id", "-o", str(folder),
+                 "--report", str(tmp_path / "report.csv"), "--no-progress"]) == 0
+    assert "fitted" in capsys.readouterr().err
+    assert (bayesnet.load(folder).provenance()["kind"] == "fitted").any()
+    assert len(pd.read_csv(tmp_path / "report.csv")) == len(bayesnet.load(SMALL).knowledge.parameters)
+    assert main(["--priors", str(SMALL), "fit", str(cohort), "-o", str(folder)]) == 2
+    assert "new or empty" in capsys.readouterr().err
+
+
+def test_labelled_cases_are_counted_in_closed_form_as_the_engine_would(model):
+    """Cases with every condition and context node observed skip the engine: the same gradient identity
+    holds, and their log likelihood is the engine's."""
+    frame = model.sample(40, seed=12, missing=0.3)
+    frame = hide(frame, ["mineral_soft_tissue", "mineral_lung"], 0.5, 13)
+    batch = encode_frame(model, frame).batch
+    assert expected_statistics(model.network, batch).log_likelihood == pytest.approx(
+        float(model.engine.query_batch(batch)[0].sum()), rel=1e-12)
+    assert check_gradient(model, frame, SOME) == len(SOME)
+
+
+def test_diff_ranks_what_moved_and_names_the_scenarios_whose_top_changes(small_model, tmp_path, capsys):
+    from bayesnet.learning.comparison import compare_parameters, compare_scenarios
+    from bayesnet.analysis.scenarios import read_scenarios
+
+    truth = perturbed(small_model, 5)
+    result = small_model.fit(sample_cohort(truth, 3000, seed=6), max_iterations=30)
+    folder = result.write(tmp_path / "fitted")
+    fitted = bayesnet.load(folder)
+    numbers = compare_parameters(small_model, fitted)
+    table = result.table
+    assert np.allclose(numbers.loc[table.index, "change"], table["value"] - table["prior_value"], atol=1e-10)
+    moved = numbers["moved"].to_numpy()
+    assert np.all(np.diff(moved) <= 1e-15)                                   # ranked
+    scenarios = tmp_path / "scenarios.csv"
+    pd.DataFrame({"case": ["toe", "rim", "none"],
+                  "evidence": ["malformed_great_toe=present", "peripheral_rim=present trauma=present", ""]}
+                 ).to_csv(scenarios, index=False)
+    compared = compare_scenarios(small_model, fitted, read_scenarios(scenarios))
+    for case, row in compared.iterrows():
+        evidence = read_scenarios(scenarios)[["toe", "rim", "none"].index(case)].evidence
+        assert row["top_a"] == small_model.posteriors(evidence).index[0]
+        assert row["top_b"] == fitted.posteriors(evidence).index[0]
+        assert row["changed"] == (row["top_a"] != row["top_b"])
+    png = tmp_path / "diff.png"
+    assert main(["diff", str(SMALL), str(folder), "--scenarios", str(scenarios), "--png", str(png), "--top", "5"]) == 0
+    out = capsys.readouterr().out
+    assert numbers.index[0] in out and "scenarios change their top condition" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
