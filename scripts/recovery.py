@@ -21,23 +21,10 @@ from bayesnet.analysis.montecarlo import sample as draw_records, uncertainty
 from bayesnet.analysis.parameters import batch_from_records
 from bayesnet.cohort.scoring import encode_frame
 from bayesnet.inference.engine import ExactEngine
-from bayesnet.learning.fitting import _native, units_of
+from bayesnet.learning.fitting import readings as record_readings
 from bayesnet.learning.sampling import sample_cohort
 
 
-def readings(model, network) -> np.ndarray:
-    """Every record's reading in ``network`` (P(effect | cause alone) for links), NaN where not fitted."""
-    units = units_of(model.knowledge, model.locations, model.network)
-    by_record = {unit.record: unit for unit in units}
-    out = np.full(len(units), np.nan)
-    for u, unit in enumerate(units):
-        if unit.kind == "held":
-            continue
-        x = _native(network, unit)
-        if unit.leak_record is not None:
-            x = 1 - (1 - _native(network, by_record[unit.leak_record])) * (1 - x)
-        out[u] = x
-    return out
 
 
 def main() -> int:
@@ -61,7 +48,7 @@ def main() -> int:
     result = model.fit(cohort, max_iterations=args.max_iterations,
                        progress=lambda i, lp: print(f"iteration {i}: log posterior {lp:.6f}", file=sys.stderr, flush=True))
     table = result.table
-    true = readings(model, truth)
+    true = record_readings(model.knowledge, model.locations, truth)
     informed = table["fitted"].to_numpy()
     covered = (table["low"].to_numpy() <= true + 1e-12) & (true <= table["high"].to_numpy() + 1e-12)
     held_out = sample_cohort(truth, args.held_out, seed=args.seed + 2, missing=args.missing, labels=False)

@@ -11,35 +11,15 @@ measure of each update: from the click's request to the differential drawn.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import statistics
-import subprocess
-import sys
-import threading
 from pathlib import Path
+
+from loadtest import start_server  # scripts/loadtest.py: bayesnet serve in a child process, its address
 
 CASE = ("mineral_soft_tissue=present&age_band=young_adult&trauma=present&soft_tissue_mass=present"
         "&site_limb_muscles=present&rim_by_4_6_weeks=present&radiolucent_cleft=present")
 READY = "() => document.body.dataset.ready !== undefined && document.body.dataset.ready === document.body.dataset.requested"
-
-
-def serve() -> tuple[subprocess.Popen, str]:
-    """``bayesnet serve --port 0`` in a child process (so that the browser's driver and the server do not
-    share an interpreter), and its address once it listens."""
-    process = subprocess.Popen([sys.executable, "-m", "bayesnet", "serve", "--port", "0"], stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        found = re.search(r"at (http://[^ ]+?)/? \(", line)
-        if found:
-            # keep reading what the server says, so that a full pipe can never stall it
-            threading.Thread(target=process.stderr.read, daemon=True).start()
-            return process, found.group(1)
-    process.wait()
-    raise SystemExit("bayesnet serve did not start:\n" + "".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    server, url = serve()
+    server, url = start_server()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.browser, args=["--no-sandbox"])

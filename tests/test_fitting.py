@@ -15,7 +15,8 @@ from bayesnet.cli.main import main
 from bayesnet.cohort.scoring import encode_frame
 from bayesnet.errors import BayesnetError, KnowledgeBaseError
 from bayesnet.inference.engine import ExactEngine
-from bayesnet.learning.fitting import _native, _phantom, _stats_of, network_with, units_of
+from bayesnet.learning.fitting import (_native, _phantom, _stats_of, network_with, readings as record_readings,
+                                      units_of)
 from bayesnet.learning.sampling import sample_cohort
 from bayesnet.knowledge.network import NoisyOrNetwork
 from bayesnet.learning.statistics import expected_statistics
@@ -185,21 +186,6 @@ def perturbed(model, seed: int) -> NoisyOrNetwork:
     return batch_from_records(model.network, model.knowledge.parameters, model.locations, values).network(model.network, 0)
 
 
-def readings(model, network: NoisyOrNetwork) -> np.ndarray:
-    """Every record's reading (P(effect | cause alone) for links) in ``network``, NaN where not fitted."""
-    units = units_of(model.knowledge, model.locations, model.network)
-    by_record = {unit.record: unit for unit in units}
-    out = np.full(len(units), np.nan)
-    for u, unit in enumerate(units):
-        if unit.kind == "held":
-            continue
-        x = _native(network, unit)
-        if unit.leak_record is not None:
-            x = 1 - (1 - _native(network, by_record[unit.leak_record])) * (1 - x)
-        out[u] = x
-    return out
-
-
 def held_out_gain(model, truth, result, seed: int) -> float:
     """Mean log P(case) of held-out cases (labels hidden) under the fitted model minus the unfitted."""
     held_out = hide(sample_cohort(truth, 3000, seed=seed), model.conditions, 1.0, seed + 1)
@@ -212,7 +198,7 @@ def test_recovery_from_complete_cases_puts_the_truth_within_nine_in_ten_interval
     truth = perturbed(small_model, 5)
     result = small_model.fit(sample_cohort(truth, 6000, seed=6), max_iterations=100)
     table = result.table
-    true = readings(small_model, truth)
+    true = record_readings(small_model.knowledge, small_model.locations, truth)
     informed = table["fitted"].to_numpy()
     covered = (table["low"].to_numpy() <= true + 1e-12) & (true <= table["high"].to_numpy() + 1e-12)
     assert informed.sum() >= 18

@@ -78,7 +78,7 @@ from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, derive_rows, link_from_value
 from bayesnet.learning.statistics import Statistics, expected_statistics
 
-__all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "network_with", "log_prior",
+__all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "readings", "network_with", "log_prior",
            "EStep", "TOLERANCE", "MAX_ITERATIONS"]
 
 TOLERANCE = 1e-6
@@ -141,6 +141,22 @@ def units_of(knowledge: KnowledgeBase, locations: Sequence[ParameterLocation], n
             A, B = float(link_from_value(A, L0)), float(link_from_value(B, L0))
         units.append(Unit(r, kind, loc.index, dist, alpha, beta, A, B, p.low, p.high, leak_record))
     return units
+
+
+def readings(knowledge: KnowledgeBase, locations: Sequence[ParameterLocation], network: NoisyOrNetwork) -> np.ndarray:
+    """Every record's reading in ``network`` (for a link, P(effect | its cause alone), leak included),
+    in the order of :func:`units_of`; NaN where a record is not fitted."""
+    units = units_of(knowledge, locations, network)
+    by_record = {unit.record: unit for unit in units}
+    out = np.full(len(units), np.nan)
+    for u, unit in enumerate(units):
+        if unit.kind == "held":
+            continue
+        x = _native(network, unit)
+        if unit.leak_record is not None:
+            x = 1 - (1 - _native(network, by_record[unit.leak_record])) * (1 - x)
+        out[u] = x
+    return out
 
 
 def _native(network: NoisyOrNetwork, unit: Unit) -> float:
