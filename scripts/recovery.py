@@ -14,8 +14,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 import bayesnet
 from bayesnet.analysis.montecarlo import sample as draw_records, uncertainty
 from bayesnet.analysis.parameters import batch_from_records

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 from pathlib import Path
 
 from loadtest import start_server  # scripts/loadtest.py: bayesnet serve in a child process, its address
