@@ -151,17 +151,21 @@ class ExactEngine:
         kernel with those conditions known, a branch it still declines by the general path."""
         for limit in range(MAX_OPEN, 1, -2):       # the kernel orders conditions its own way: cut until it answers
             cut = _kernel_cut(self.structure, self.network.link, findings, limit)
-            if self._kernel.one(context, _branch(conditions, cut, (0,) * len(cut)), findings)[0] != DECLINED:
+            first = self._kernel.one(context, _branch(conditions, cut, (0,) * len(cut)), findings)
+            if first[0] != DECLINED:
                 break
         logs, nones, parts = [], [], []
         for branch in itertools.product((0, 1), repeat=len(cut)):
             known = _branch(conditions, cut, branch)
-            status, log_evidence, log_none, posterior = self._kernel.one(context, known, findings)
+            status, log_evidence, log_none, posterior = (first if not any(branch)     # the probe answered it
+                                                         else self._kernel.one(context, known, findings))
             if status == DECLINED:
                 log_e, post = _evaluate(self.structure, self._parameters, context[None], known[None], findings[None])
-                log_n, _ = _evaluate(self.structure, self._parameters, context[None],
-                                     (known * np.array([1.0, 0.0]))[None], findings[None])
-                log_evidence, posterior, log_none = float(log_e[0]), post[0], float(log_n[0])
+                log_evidence, posterior, log_none = float(log_e[0]), post[0], -np.inf
+                if not any(branch):                # with a cut condition present, nothing-present is impossible
+                    log_n, _ = _evaluate(self.structure, self._parameters, context[None],
+                                         (known * np.array([1.0, 0.0]))[None], findings[None])
+                    log_none = float(log_n[0])
             elif status == IMPOSSIBLE:
                 log_evidence, log_none, posterior = -np.inf, -np.inf, np.zeros(len(posterior))
             logs.append([log_evidence])
@@ -323,11 +327,16 @@ def _kernel_cut(structure: ContextStructure, link: np.ndarray, findings: np.ndar
     slots (positive or soft findings with two or more causes) planned as the general path visits the
     conditions, the condition with the most slots taken out until the plan fits."""
     lam0, lam1 = findings[:, 0], findings[:, 1]
-    active = link[(lam0 != lam1) & (lam1 > 0)] > 0                                          # (M, n)
+    return _greedy_cut(link[(lam0 != lam1) & (lam1 > 0)] > 0, structure.group, limit)
+
+
+def _greedy_cut(active: np.ndarray, group: np.ndarray, limit: int) -> list[int]:
+    """Conditions to take out of the sweep (``active`` ``(M, n)``: which conditions can activate which
+    slot) until its plan holds at most ``limit`` slots open: each time the one with the most slots."""
     cut: list[int] = []
     while True:
-        active = active & (active.sum(axis=1, keepdims=True) > 1)
-        if not active.any() or plan(active, structure.group).peak <= limit:
+        active = active & (active.sum(axis=1, keepdims=True) > 1)  # slots of one cause are absorbed
+        if not active.any() or plan(active, group).peak <= limit:
             return cut
         j = int(active.sum(axis=0).argmax())
         cut.append(j)
@@ -361,16 +370,9 @@ def _cutset(structure: ContextStructure, context: np.ndarray, links: np.ndarray)
     active = (links != 0).any(axis=0)                                                       # (M, n)
     if (spread << min(int(active.any(axis=1).sum()), 60)) <= STATE_LIMIT:
         return np.zeros(0, dtype=int)
-    cut: list[int] = []
     group = structure.group if spread > 1 else np.full(active.shape[1], -1)
-    while True:
-        active = active & (active.sum(axis=1, keepdims=True) > 1)  # slots of one cause are absorbed
-        if not active.any() or (spread << plan(active, group).peak) <= STATE_LIMIT:
-            break
-        j = int(active.sum(axis=0).argmax())
-        cut.append(j)
-        active[:, j] = False
-    return np.asarray(cut, dtype=int)
+    limit = (STATE_LIMIT // spread).bit_length() - 1       # spread << peak <= STATE_LIMIT
+    return np.asarray(_greedy_cut(active, group, limit), dtype=int)
 
 
 def _split(structure: ContextStructure, params: _Parameters, context: np.ndarray, conditions: np.ndarray,
