@@ -396,10 +396,18 @@ def test_every_finding_observed_with_twenty_positive_completes_on_every_path(mod
 
 def test_context_structure_of_the_real_network(model):
     structure = model.engine.structure
-    # every condition has at most one context parent outside the hub
-    for parents in model.network.risk_parents:
-        assert len(set(parents) - set(structure.hub)) <= 1
+    # a condition's context parents outside the hub lie within its own satellite
+    for j, parents in enumerate(model.network.risk_parents):
+        rest = set(parents) - set(structure.hub)
+        assert (structure.group[j] < 0) == (not rest)
+        assert rest <= set(structure.satellites[structure.group[j]] if rest else ())
+    # every used context node is in the hub or in exactly one satellite
+    used = set().union(*map(set, model.network.risk_parents))
+    placed = [k for nodes in structure.satellites for k in nodes] + list(structure.hub)
+    assert sorted(placed) == sorted(used)
     assert structure.hub_size == int(np.prod([len(model.network.context_states[k]) for k in structure.hub]))
+    assert structure.satellite_sizes == tuple(int(np.prod([len(model.network.context_states[k]) for k in nodes]))
+                                              for nodes in structure.satellites)
 
 
 @pytest.mark.parametrize("seed", range(4))

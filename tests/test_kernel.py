@@ -17,6 +17,7 @@ import pytest
 from bruteforce import brute_force
 from test_engine import (
     assert_matches,
+    general,
     kernel_status,
     random_evidence,
     structured_network,
@@ -178,12 +179,57 @@ def test_satellite_groups_of_different_sizes_with_swept_and_unswept_members(evid
         net = _satellite_network(np.random.default_rng(seed))
         engine = ExactEngine(net)
         s = engine.structure
-        assert s.hub == (0,) and s.satellites == (1, 2) and s.width == 4 and s.unused == (3,)
+        assert s.hub == (0,) and s.satellites == ((1,), (2,)) and s.width == 4 and s.unused == (3,)
         np.testing.assert_array_equal(s.group, [0, 0, 0, 1, 1, 1, -1])
         posterior = answered_exactly(net, evidence, engine)
         for j, c in enumerate(net.conditions):  # hard evidence on a condition is exactly certain
             if evidence.get(c) in ("absent", "present"):
                 assert posterior[j] == (evidence[c] == "present")
+
+
+def _joint_satellite_network(rng: np.random.Generator) -> NoisyOrNetwork:
+    """Hub ``h`` (3 states), shared by ``c0`` (with ``t``), ``c3`` and ``c4`` (with ``u``) and ``c5``;
+    ``c1`` depends on ``t`` and ``b``, as a haematoma on trauma and a bleeding tendency, so ``t`` (3
+    states) and ``b`` (2 states) form one satellite of six joint states; ``c2`` depends on ``b``
+    alone, ``c6`` on nothing."""
+    context = {"h": (["h0", "h1", "h2"], np.array([0.5, 0.3, 0.2])), "t": (["t0", "t1", "t2"], np.array([0.6, 0.3, 0.1])),
+               "b": (["no", "yes"], np.array([0.7, 0.3])), "u": (["no", "yes"], np.array([0.8, 0.2]))}
+    parents = {"h": [0, 3, 4, 5], "t": [0, 1], "b": [1, 2], "u": [3, 4]}
+    n = 7
+    risk = {k: np.zeros((n, len(context[k][0]))) for k in parents}
+    for k, members in parents.items():
+        risk[k][members] = rng.uniform(0.05, 0.8, (len(members), len(context[k][0])))
+    link = np.zeros((5, n))
+    for i, causes in enumerate([[0, 1, 2, 3, 4, 5, 6], [0, 1], [1, 2, 4], [2, 3, 5], [6, 0]]):
+        link[i, causes] = rng.uniform(0.2, 0.9, len(causes))
+    return network(context, rng.uniform(0.01, 0.2, n), risk, rng.uniform(0.005, 0.1, 5), link)
+
+
+JOINT_EVIDENCE = [
+    {"f0": "present", "f1": "present", "f2": "present"},
+    {"f0": "present", "f1": "absent", "f3": "present", "b": "yes", "u": "no"},      # one node of the satellite known
+    {"f0": "present", "f2": [0.3, 0.8], "t": [0.0, 1.0, 0.4], "h": [0.2, 0.0, 1.0]},  # soft, with zero entries
+    {"f0": "present", "f1": "present", "f4": "present", "t": "t2", "b": "no", "h": "h1", "u": "yes"},  # all known
+    {"f0": "present", "c1": "present", "c2": [0.9, 0.2]},
+]
+
+
+@pytest.mark.parametrize("evidence", JOINT_EVIDENCE)
+def test_a_condition_with_two_context_parents_outside_the_hub_joins_them_into_one_satellite(evidence):
+    for seed in range(3):
+        net = _joint_satellite_network(np.random.default_rng(seed))
+        engine = ExactEngine(net)
+        s = engine.structure
+        assert s.hub == (0,) and s.satellites == ((1, 2), (3,)) and s.satellite_sizes == (6, 2) and s.width == 6
+        np.testing.assert_array_equal(s.group, [0, 0, 0, 1, 1, -1, -1])
+        posterior = answered_exactly(net, evidence, engine)
+        encoded = encode_evidence(net, evidence)
+        z, expected = brute_force(net, encoded)
+        log_evidence, general_posterior = general(engine, encoded)          # the general path too
+        assert_matches(log_evidence, general_posterior, z, expected)
+        parameters = ParameterBatch.repeat(net, 2)
+        _, batch_posterior = query_parameter_batch(net, parameters, encoded)
+        np.testing.assert_allclose(batch_posterior, np.stack([posterior] * 2), rtol=0, atol=1e-12)
 
 
 def test_rescaling_inside_a_satellite_block():
@@ -197,7 +243,7 @@ def test_rescaling_inside_a_satellite_block():
     net = network({"k": (["a", "b", "c"], np.array([0.2, 0.3, 0.5]))}, np.linspace(0.1, 0.4, n),
                   {"k": np.tile([[0.0, 0.3, 0.6]], (n, 1))}, np.full(n - 1, tiny), link)
     engine = ExactEngine(net)
-    assert engine.structure.satellites == (0,)
+    assert engine.structure.satellites == ((0,),)
     encoded = encode_evidence(net, {f: "present" for f in net.findings})
     z, _ = brute_force(net, encoded)
     assert 0 < z < 1e-200

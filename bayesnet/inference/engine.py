@@ -452,7 +452,7 @@ def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray,
         satellite_state = np.zeros((N, n), dtype=int)
         has = group >= 0
         if np.any(has):
-            satellite_state[:, has] = state[:, np.asarray(structure.satellites)[group[has]]]
+            satellite_state[:, has] = structure.joint_states(state)[:, group[has]]
         b_rows = np.arange(N)[:, None] if params.log_absent.shape[0] > 1 else 0
         columns = np.arange(n)[None, :]
         log_absent = params.log_absent[b_rows, hub[:, None], columns, satellite_state][:, None, :, None]
@@ -488,9 +488,10 @@ def _core(structure: ContextStructure, params: _Parameters, context: np.ndarray,
     log_total = log_hub + log_f[:, :, plain, 0].sum(axis=2)                                # (N, A)
     sizes: tuple[int, ...] = ()
     if not np.all(plain):
-        sizes = tuple(structure.cards[k] for k in structure.satellites)
+        sizes = structure.satellite_sizes
         joint = np.einsum("najw,jg->nagw", np.maximum(log_f, LOG_ZERO), structure.membership)
-        joint = np.where(joint < LOG_ZERO / 10, -np.inf, joint) + log_weight[:, None, structure.satellite_index]
+        joint = (np.where(joint < LOG_ZERO / 10, -np.inf, joint)
+                 + structure.satellite_log_weight(log_weight)[:, None])
         top = joint.max(axis=3, keepdims=True)
         safe_top = np.where(top > -np.inf, top, 0.0)
         share = np.exp(joint - safe_top)

@@ -100,7 +100,7 @@ class KernelTables:
 
     prior: np.ndarray            # (B, T + 1)
     hub_index: np.ndarray        # (A, H)
-    satellite_index: np.ndarray  # (G, W)
+    satellite_index: np.ndarray  # (G, W, K)
     satellite_size: np.ndarray   # (G,)
     unused_start: np.ndarray     # (U,)
     unused_stop: np.ndarray      # (U,)
@@ -123,8 +123,9 @@ class KernelTables:
         return cls(
             prior=contiguous(prior, dtype=np.float64),
             hub_index=contiguous(s.hub_index, dtype=np.int64).reshape(s.hub_size, len(s.hub)),
-            satellite_index=contiguous(s.satellite_index, dtype=np.int64).reshape(len(s.satellites), s.width),
-            satellite_size=np.array([s.cards[k] for k in s.satellites], dtype=np.int64),
+            satellite_index=contiguous(s.satellite_index, dtype=np.int64).reshape(
+                len(s.satellites), s.width, s.satellite_index.shape[-1]),
+            satellite_size=np.array(s.satellite_sizes, dtype=np.int64),
             unused_start=np.array([s.offsets[k] for k in s.unused], dtype=np.int64),
             unused_stop=np.array([s.offsets[k + 1] for k in s.unused], dtype=np.int64),
             group=contiguous(s.group, dtype=np.int64),
@@ -641,13 +642,24 @@ def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_siz
 
 
 @_step
+def _joint_weight(weight, satellite_index, g, s):
+    """The weight of joint state ``s`` of satellite ``g``: its nodes' states' weights multiplied."""
+    product = weight[satellite_index[g, s, 0]]
+    for k in range(1, satellite_index.shape[2]):
+        if satellite_index[g, s, k] < 0:
+            break
+        product *= weight[satellite_index[g, s, k]]
+    return product
+
+
+@_step
 def _satellite_mix(weight, satellite_index, satellite_size, group, norm, mix, log_f):
     """Each satellite state's weight given the hub: prior times likelihood times its members' ``norm``,
     normalised into ``mix``; returns status and ``log_f`` plus the logs of the totals (-inf: impossible)."""
     G = satellite_index.shape[0]
     for g in range(G):
         for s in range(satellite_size[g]):
-            mix[g, s] = weight[satellite_index[g, s]]
+            mix[g, s] = _joint_weight(weight, satellite_index, g, s)
     for j in range(group.shape[0]):
         g = group[j]
         if g >= 0:
@@ -953,7 +965,7 @@ def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, 
         log_w += math.log(product)
         for g in range(satellite_index.shape[0]):
             for s in range(satellite_size[g]):
-                none_mix[g, s] = weight[satellite_index[g, s]]
+                none_mix[g, s] = _joint_weight(weight, satellite_index, g, s)
         for j in range(group.shape[0]):
             g = group[j]
             if g >= 0:
@@ -1052,7 +1064,9 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     prior
         ``(T + 1,)`` every context state's prior, then 0 (the padding entry).
     hub_index, satellite_index, satellite_size
-        ``(A, H)`` and ``(G, W)`` positions in the context vector (padding: ``T``), ``(G,)`` states.
+        ``(A, H)`` and ``(G, W, K)`` positions in the context vector (padding: ``T``; a satellite's
+        joint state is the product of its nodes' states, -1 where it has fewer than ``K`` nodes),
+        ``(G,)`` joint states.
     unused_start, unused_stop
         Where each context node that no condition depends on starts and stops.
     group
