@@ -32,8 +32,8 @@ module does the same exact computation as :mod:`bayesnet.inference.engine` in ma
    combined in log space (:func:`_combine`).
 
 The steps are grouped in phases (:func:`_read_evidence`, :func:`_plan_sweep`,
-:func:`_hub_configurations`, :func:`_combine`) between which :func:`query_one` allocates the arrays
-they fill; ``_step`` and ``_phase`` below say how they are compiled.
+:func:`_hub_configurations`, :func:`_combine`) between which :func:`query_one` carves the arrays
+they fill out of a workspace; ``_step`` and ``_phase`` below say how they are compiled.
 
 The kernel returns a status: answered, evidence impossible (found before the sweep: a finding or
 context node that nothing can explain), or *declined*: more slots open at once than ``MAX_OPEN``,
@@ -47,7 +47,8 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -111,6 +112,7 @@ class KernelTables:
     cause_start: np.ndarray      # (m + 1,)
     cause: np.ndarray            # (E,)
     cause_p: np.ndarray          # (B, E)
+    _threads: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod
     def build(cls, structure: ContextStructure, prior: np.ndarray, log_absent: np.ndarray, link: np.ndarray,
@@ -147,10 +149,19 @@ class KernelTables:
         """Status, log P(evidence), log P(evidence, every condition absent) and posteriors for one
         evidence set, with parameter set 0."""
         posterior = np.empty(self.n)
-        status, log_evidence, log_none = query_one(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
-                                         self.leak[0], self.cause_start, self.cause, self.cause_p[0],
-                                         context, conditions, findings, posterior)
+        status, log_evidence, log_none = _answer(self.prior[0], *self._shared(), self.p_absent[0], self.p_present[0],
+                                                 self.leak[0], self.cause_start, self.cause, self.cause_p[0],
+                                                 context, conditions, findings, posterior, *self._workspace(), True)
         return status, log_evidence, log_none, posterior
+
+    def _workspace(self) -> tuple[np.ndarray, ...]:
+        """This thread's workspace for single queries, made on first use and kept."""
+        workspace = getattr(self._threads, "workspace", None)
+        if workspace is None:
+            workspace = _workspace(self.prior[0], self.satellite_index, self.p_absent[0], self.cause,
+                                   self.leak.shape[1])
+            self._threads.workspace = workspace
+        return workspace
 
     def rows(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, workers: int = 1
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1025,9 +1036,9 @@ def _combine(log_total, by_hub, conditions, log_const, share, posterior):
 
 # ---------------------------------------------------------------------------- the workspace
 #: The arrays a query fills are carved out of three flat buffers (integers, floats, flags) sized for
-#: the network, and a fourth for the state vectors, sized for the most slots open at once. A single
-#: query allocates them once; a batch allocates them once per chunk of rows and reuses them, so that
-#: a cheap query is not dominated by some thirty small allocations.
+#: the network, and a fourth for the state vectors, sized for the most slots open at once. A batch
+#: allocates them once per chunk of rows and :class:`KernelTables` once per thread for single
+#: queries, so that a cheap query is not dominated by some thirty small allocations.
 @njit(nogil=True)
 def _buffers(n, m, E, G, W, A, T):
     """The flat integer, float and flag buffers for a network of ``n`` conditions, ``m`` finding rows,
@@ -1085,21 +1096,21 @@ def query_one(prior, hub_index, satellite_index, satellite_size, unused_start, u
     status, log_evidence, log_none
         ``log_none`` is log P(evidence, every condition absent).
     """
-    A, n, W = p_absent.shape
-    ints, floats, flags = _buffers(n, findings.shape[0], cause.shape[0], satellite_index.shape[0], W, A,
-                                   prior.shape[0])
+    ints, floats, flags, vectors = _workspace(prior, satellite_index, p_absent, cause, findings.shape[0])
     return _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
                    p_absent, p_present, leak, cause_start, cause, cause_p, context, conditions, findings, posterior,
-                   ints, floats, flags, np.empty(0), True)
+                   ints, floats, flags, vectors, True)
 
 
-@njit(nogil=True)
+@njit(nogil=True, _nrt=False)
 def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unused_stop, group,
             p_absent, p_present, leak, cause_start, cause, cause_p,
             context, conditions, findings, posterior, ints, floats, flags, vectors, none):
-    """:func:`query_one` in a workspace: ``ints``, ``floats`` and ``flags`` from :func:`_buffers`, and
-    ``vectors`` for the state vectors (a larger one is allocated here if it is too small). With
-    ``none`` false, ``log_none`` is not computed (NaN)."""
+    """:func:`query_one` in a workspace from :func:`_workspace` (``ints``, ``floats`` and ``flags``
+    from :func:`_buffers`, ``vectors`` for the state vectors of ``MAX_OPEN`` slots). It allocates
+    nothing, so it is compiled without reference counting, like the phases: the thirty-odd arrays
+    carved out of the workspace are views that cost no atomic counts. With ``none`` false,
+    ``log_none`` is not computed (NaN)."""
     A, n, W = p_absent.shape
     m = findings.shape[0]
     G = satellite_index.shape[0]
@@ -1183,8 +1194,8 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
     stored_at, i = _take(ints, i, n)
     stored_at[:] = -1
     live, i = _take(ints, i, W)
-    if vectors.shape[0] < _vectors_size(W, G, size, member_count):
-        vectors = np.empty(_vectors_size(W, G, size, member_count))
+    if vectors.shape[0] < _vectors_size(W, G, size, member_count):   # not from _workspace
+        return DECLINED, 0.0, np.nan
     v = 0
     alpha, v = _take(vectors, v, W * size)
     alpha[:] = 0.0
