@@ -214,6 +214,41 @@ def test_csv_chunks_equal_the_whole_frame(small_model, tmp_path):
     np.testing.assert_array_equal(streamed.to_numpy(), whole.to_numpy())
 
 
+def test_parquet_chunks_equal_the_whole_frame_whatever_the_column_encoding(small_model, tmp_path):
+    """Dictionary-encoded text (as pandas writes categoricals), plain text and a column of one null
+    type are read alike, chunk by chunk, and score as the whole frame does."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from bayesnet.cohort.files import score_parquet
+
+    frame = random_cohort(small_model, 53, seed=4).drop(columns=list(small_model.conditions))
+    frame.iloc[:, 0] = None                                          # a column with nothing observed
+    arrays = {}
+    for i, (name, column) in enumerate(frame.items()):
+        text = [v if isinstance(v, str) else None for v in column]
+        cells = pa.array(text, type=pa.string()) if any(text) else pa.nulls(len(text))
+        arrays[name] = cells.dictionary_encode() if i % 2 else cells
+    path = tmp_path / "cases.parquet"
+    pq.write_table(pa.table(arrays), path, row_group_size=20)
+    chunks = list(score_parquet(small_model, path, chunksize=10))
+    assert [len(c.posteriors) for c in chunks] == [10, 10, 10, 10, 10, 3]
+    streamed = pd.concat([c.posteriors for c in chunks])
+    whole = small_model.posteriors_batch(frame.reset_index(drop=True))
+    np.testing.assert_array_equal(streamed.to_numpy(), whole.to_numpy())
+
+
+def test_a_parquet_cell_that_is_not_a_state_is_named(small_model, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from bayesnet.cohort.files import score_parquet
+
+    finding = small_model.findings[0]
+    path = tmp_path / "cases.parquet"
+    pq.write_table(pa.table({finding: pa.array(["present", "maybe", None]).dictionary_encode()}), path)
+    with pytest.raises(CohortRowError, match=r"row 2.*maybe"):
+        list(score_parquet(small_model, path, chunksize=2))
+
+
 def test_csv_row_numbers_count_from_the_start_of_the_file(small_model):
     text = "trauma,age_band\npresent,child\n" + "absent,adult\n" * 12 + "absent,adlt\n"
     chunks = score_csv(small_model, io.StringIO(text), chunksize=5, on_error="skip")
