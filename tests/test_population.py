@@ -79,8 +79,6 @@ def test_leaving_a_compartment_absent_points_to_the_other(model):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_probability_of_no_modelled_condition_equals_brute_force(seed):
-    from bayesnet import Model  # noqa: F401  (the model method is a thin layer over this computation)
-
     rng = np.random.default_rng(100 + seed)
     network = random_network_with_kinds(rng, presenting=2)
     engine = ExactEngine(network)

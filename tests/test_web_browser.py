@@ -20,10 +20,10 @@ import pytest
 if os.environ.get("BAYESNET_REQUIRE_BROWSER"):  # continuous integration: a missing piece is a failure, not a skip
     import playwright.sync_api as playwright_api
     import starlette  # noqa: F401
-    import uvicorn  # noqa: F401
+    import uvicorn
 else:
     pytest.importorskip("starlette", reason="the web extra (starlette) is not installed")
-    pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
+    uvicorn = pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
 
 from bayesnet.analysis.montecarlo import monte_carlo  # noqa: E402
@@ -53,8 +53,6 @@ def seed_tokens(name: str) -> list[str]:
 @pytest.fixture(scope="module")
 def server(model):
     """The application on a free loopback port, served by uvicorn in a background thread."""
-    import uvicorn
-
     from bayesnet.cli.serve_command import listen
     from bayesnet.web.app import create_app, loopback_hosts, warm_up
 
