@@ -617,23 +617,24 @@ def _hub_weight(weight, hub_index, a):
 
 
 @_step
-def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_size, q0, q1, norm):
-    """Step 2: each condition's weights ``h0``, ``h1`` given the hub (and satellite state), their sum into
-    ``norm`` and their shares into ``q0``, ``q1``; returns status and the log of the plain conditions'
-    sums (-inf: this hub configuration is impossible)."""
+def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, state_of, satellite_size, q0, q1, norm):
+    """Step 2: each condition's weights ``h0``, ``h1`` given the hub (and satellite state; a plain
+    condition at ``state_of``), their sum into ``norm`` and their shares into ``q0``, ``q1``; returns
+    status and the log of the plain conditions' sums (-inf: this hub configuration is impossible)."""
     product = 1.0
     log_f = 0.0
     for j in range(u.shape[0]):
         g = group[j]
         states = satellite_size[g] if g >= 0 else 1
         for s in range(states):
-            h0 = p_absent[a, j, s] * mu0[j]
-            h1 = p_present[a, j, s] * u[j] * mu1[j]
+            t = s if g >= 0 else state_of[j]
+            h0 = p_absent[a, j, t] * mu0[j]
+            h1 = p_present[a, j, t] * u[j] * mu1[j]
             f = h0 + h1
             norm[j, s] = f
             if f < TINY:
-                exact_zero = (p_absent[a, j, s] == 0.0 or mu0[j] == 0.0) and (
-                    p_present[a, j, s] == 0.0 or u[j] == 0.0 or mu1[j] == 0.0)
+                exact_zero = (p_absent[a, j, t] == 0.0 or mu0[j] == 0.0) and (
+                    p_present[a, j, t] == 0.0 or u[j] == 0.0 or mu1[j] == 0.0)
                 if not exact_zero:
                     return DECLINED, 0.0
                 q0[j, s] = 0.0
@@ -650,6 +651,31 @@ def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_siz
                 product = 1.0
     log_f += math.log(product)
     return ANSWERED, log_f
+
+
+@_step
+def _fix_satellites(weight, satellite_index, satellite_size, group, group_of, state_of):
+    """Each condition's satellite group for this evidence into ``group_of``, and the state a plain
+    condition is read at into ``state_of``. A satellite with one state of non-zero weight (its
+    context observed) is fixed: its members are plain conditions at that state, and the satellite,
+    left with no member, still weighs in through :func:`_satellite_mix`. So a known context sweeps
+    no satellite block."""
+    for j in range(group.shape[0]):
+        g = group[j]
+        group_of[j] = g
+        state_of[j] = 0
+        if g < 0:
+            continue
+        live = -1
+        for s in range(satellite_size[g]):
+            if _joint_weight(weight, satellite_index, g, s) > 0.0:
+                if live >= 0:
+                    live = -2
+                    break
+                live = s
+        if live >= 0:
+            group_of[j] = -1
+            state_of[j] = live
 
 
 @_step
@@ -909,8 +935,8 @@ def _closed_forms(swept, group, satellite_size, satellite, q1, by_hub, a):
 
 
 @_phase
-def _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u, mu0, mu1,
-                        w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p, edge_start,
+def _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, state_of, p_absent, p_present, u,
+                        mu0, mu1, w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p, edge_start,
                         log_total, by_hub, q0, q1, norm, mix, satellite, alpha, beta, work, stored, stored_at, exits,
                         live):
     """Steps 2 to 5 for each hub configuration ``a``: its weight, the conditions' and satellites'
@@ -920,7 +946,8 @@ def _hub_configurations(weight, hub_index, satellite_index, satellite_size, grou
         log_w = _hub_weight(weight, hub_index, a)
         if log_w == -np.inf:
             continue
-        status, log_f = _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, satellite_size, q0, q1, norm)
+        status, log_f = _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, state_of, satellite_size, q0, q1,
+                                           norm)
         if status != ANSWERED:
             return status
         if log_f == -np.inf:
@@ -944,8 +971,8 @@ def _hub_configurations(weight, hub_index, satellite_index, satellite_size, grou
 
 
 @_phase
-def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M, log_const,
-                     by_hub_none, none_mix):
+def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, state_of, p_absent, mu0, w0, M,
+                     log_const, by_hub_none, none_mix):
     """log P(evidence, every condition absent): for each hub configuration its weight times every
     condition's weight absent (a satellite's states summed), combined in log space, times the slots'
     weights with no cause active (``by_hub_none`` ``(A,)`` and ``none_mix`` ``(G, W)`` are scratch);
@@ -964,7 +991,7 @@ def _nothing_present(weight, hub_index, satellite_index, satellite_size, group, 
         product = 1.0
         for j in range(group.shape[0]):
             if group[j] < 0:
-                product *= p_absent[a, j, 0] * mu0[j]
+                product *= p_absent[a, j, state_of[j]] * mu0[j]
                 if product < TINY:
                     if product == 0.0:
                         break
@@ -1045,7 +1072,7 @@ def _buffers(n, m, E, G, W, A, T):
     ``E`` edges, ``G`` satellite groups of at most ``W`` states, ``A`` hub configurations and ``T``
     context states (with the padding entry)."""
     steps = 2 * G + n + m
-    ints = np.empty(m + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
+    ints = np.empty(m + 2 * n + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
     floats = np.empty(2 * n + 2 * m + 2 * n + T + E + 3 * A + A * n + 3 * n * W + 3 * G * W)
     flags = np.empty(2 * n + m + 64, np.bool_)
     return ints, floats, flags
@@ -1132,12 +1159,16 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
                                           cause_start, cause, cause_p, u, slot_finding, w0, w1, mu0, mu1, weight)
     if status != ANSWERED:
         return _unanswered(status)
+    group_of, i = _take(ints, i, n)
+    state_of, i = _take(ints, i, n)
+    _fix_satellites(weight, satellite_index, satellite_size, group, group_of, state_of)
+    group = group_of
     log_none = np.nan
     if none:
         by_hub_none, f = _take(floats, f, A)
         none_mix, f = _take(floats, f, G * W)
-        log_none = _nothing_present(weight, hub_index, satellite_index, satellite_size, group, p_absent, mu0, w0, M,
-                                    log_const, by_hub_none, none_mix.reshape((G, W)))
+        log_none = _nothing_present(weight, hub_index, satellite_index, satellite_size, group, state_of, p_absent, mu0,
+                                    w0, M, log_const, by_hub_none, none_mix.reshape((G, W)))
 
     # the sweep's program: which conditions, in which order, with which slots open (sizes: at most)
     greedy = M > GREEDY_SLOTS
@@ -1204,9 +1235,9 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
     work, v = _take(vectors, v, size)
     stored, v = _take(vectors, v, member_count * W * size)
     exits, v = _take(vectors, v, G * W * size)
-    status = _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, p_absent, p_present, u,
-                                 mu0, mu1, w0, w1, swept, step_kind, step_index, step_bit, n_steps, edge_bit, edge_p,
-                                 edge_start, log_total, by_hub.reshape((A, n)), q0.reshape((n, W)),
+    status = _hub_configurations(weight, hub_index, satellite_index, satellite_size, group, state_of, p_absent,
+                                 p_present, u, mu0, mu1, w0, w1, swept, step_kind, step_index, step_bit, n_steps,
+                                 edge_bit, edge_p, edge_start, log_total, by_hub.reshape((A, n)), q0.reshape((n, W)),
                                  q1.reshape((n, W)), norm.reshape((n, W)), mix.reshape((G, W)),
                                  satellite.reshape((G, W)), alpha.reshape((W, size)), beta.reshape((W, size)), work,
                                  stored.reshape((member_count, W, size)), stored_at, exits.reshape((G, W, size)),
