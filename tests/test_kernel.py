@@ -490,3 +490,22 @@ def test_rows_in_two_threads_equal_single_queries_bit_for_bit(monkeypatch):
         answer = engine.query(case)
         np.testing.assert_array_equal(posterior[i], answer.posterior)
         assert log_evidence[i] == answer.log_evidence or (np.isnan(log_evidence[i]) and np.isnan(answer.log_evidence))
+
+
+# ---------------------------------------------------------------------------- workspaces
+def test_single_queries_from_several_threads_and_after_pickling_answer_alike(model):
+    """Each thread answers in its own workspace, and a pickled model makes new ones."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(8)
+    findings = [f for f in model.findings if f != "mineral_soft_tissue"]
+    cases = [{"mineral_soft_tissue": "present",
+              **{f: model.states(f)[int(rng.integers(len(model.states(f))))] for f in rng.choice(findings, 6)}}
+             for _ in range(40)]
+    expected = np.stack([model.answer(c).posterior for c in cases])
+    with ThreadPoolExecutor(4) as pool:
+        threaded = np.stack(list(pool.map(lambda c: model.answer(c).posterior, cases * 3)))
+    np.testing.assert_array_equal(threaded, np.concatenate([expected] * 3))
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(np.stack([copy.answer(c).posterior for c in cases]), expected)

@@ -154,6 +154,15 @@ class KernelTables:
                                                  context, conditions, findings, posterior, *self._workspace(), True)
         return status, log_evidence, log_none, posterior
 
+    def __getstate__(self) -> dict:
+        """Pickled without the threads' workspaces (each process makes its own)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_threads"}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_threads", threading.local())
+
     def _workspace(self) -> tuple[np.ndarray, ...]:
         """This thread's workspace for single queries, made on first use and kept."""
         workspace = getattr(self._threads, "workspace", None)
