@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from bayesnet.inference.engine import (ExactEngine, ParameterBatch, _evaluate, _PAD, query_parameter_batch)
+from bayesnet.inference.engine import (ExactEngine, ParameterBatch, _evaluate, _kernel_cut, _PAD, query_parameter_batch)
 from bayesnet.inference.evidence import EncodedEvidence, EvidenceBatch, encode_evidence
 from bayesnet.inference.kernel import ANSWERED, DECLINED
 from bayesnet.knowledge.network import NoisyOrNetwork
@@ -408,6 +408,33 @@ def test_context_structure_of_the_real_network(model):
     assert structure.hub_size == int(np.prod([len(model.network.context_states[k]) for k in structure.hub]))
     assert structure.satellite_sizes == tuple(int(np.prod([len(model.network.context_states[k]) for k in nodes]))
                                               for nodes in structure.satellites)
+
+
+@pytest.mark.parametrize("state", ["absent", "present"])
+def test_a_declined_case_is_not_split_over_a_condition_it_knows(state):
+    """The condition that opens the most slots is known (absent or present): the split passes over
+    it, since the kernel does not sweep it, and a branch on it would contradict the evidence."""
+    rng = np.random.default_rng(410)
+    base = random_network(rng, n_conditions=6, n_findings=16)
+    link = base.link * (rng.random(base.link.shape) < 0.7)
+    link[np.arange(16), rng.integers(6, size=16)] = rng.uniform(0.2, 0.9, 16)
+    network = NoisyOrNetwork.from_arrays(
+        context={k: (list(s), p) for k, s, p in zip(base.context, base.context_states, base.context_prior)},
+        conditions=list(base.conditions), condition_leak=base.condition_leak, risk=dict(zip(base.context, base.risk)),
+        findings=list(base.findings), finding_leak=base.finding_leak, link=link)
+    engine = ExactEngine(network)
+    busiest = network.conditions[int((link > 0).sum(axis=0).argmax())]
+    evidence = {**{f: "present" for f in network.findings}, busiest: state}
+    encoded = encode_evidence(network, evidence)
+    if kernel_status(engine, encoded) != DECLINED:
+        evidence.pop(busiest)
+        assert kernel_status(engine, encode_evidence(network, evidence)) == DECLINED
+        pytest.skip("known, the busiest condition leaves few enough slots for the kernel")
+    cut = _kernel_cut(engine.structure, network.link, encoded.conditions, encoded.findings)
+    assert cut and network.conditions.index(busiest) not in cut
+    z, expected = brute_force(network, encoded)
+    answer = engine.query(encoded)
+    assert_matches(answer.log_evidence, answer.posterior, z, expected)
 
 
 @pytest.mark.parametrize("seed", range(4))

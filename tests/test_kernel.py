@@ -509,3 +509,15 @@ def test_single_queries_from_several_threads_and_after_pickling_answer_alike(mod
     np.testing.assert_array_equal(threaded, np.concatenate([expected] * 3))
     copy = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(np.stack([copy.answer(c).posterior for c in cases]), expected)
+
+
+def test_a_condition_with_zero_likelihood_for_both_states_is_impossible_not_an_error():
+    """The engine never builds such evidence from a user's (an all-zero vector is refused when it is
+    encoded); the kernel still answers it as impossible rather than dividing by zero."""
+    net = _satellite_network(np.random.default_rng(0))
+    engine = ExactEngine(net)
+    encoded = encode_evidence(net, {"f0": "present"})
+    conditions = encoded.conditions.copy()
+    conditions[2] = 0.0
+    status = engine._kernel.one(np.concatenate([*encoded.context, _PAD]), conditions, encoded.findings)[0]
+    assert status == IMPOSSIBLE

@@ -150,7 +150,7 @@ class ExactEngine:
         the conditions that open the most slots (:func:`_kernel_cut`), each branch answered by the
         kernel with those conditions known, a branch it still declines by the general path."""
         for limit in range(MAX_OPEN, 1, -2):       # the kernel orders conditions its own way: cut until it answers
-            cut = _kernel_cut(self.structure, self.network.link, findings, limit)
+            cut = _kernel_cut(self.structure, self.network.link, conditions, findings, limit)
             first = self._kernel.one(context, _branch(conditions, cut, (0,) * len(cut)), findings)
             if first[0] != DECLINED:
                 break
@@ -321,13 +321,17 @@ def _branch(conditions: np.ndarray, cut: Sequence[int], branch: Sequence[int]) -
     return known
 
 
-def _kernel_cut(structure: ContextStructure, link: np.ndarray, findings: np.ndarray, limit: int = MAX_OPEN
-                ) -> list[int]:
+def _kernel_cut(structure: ContextStructure, link: np.ndarray, conditions: np.ndarray, findings: np.ndarray,
+                limit: int = MAX_OPEN) -> list[int]:
     """Conditions to split a declined case over so that at most ``limit`` slots are open at once: the
     slots (positive or soft findings with two or more causes) planned as the general path visits the
-    conditions, the condition with the most slots taken out until the plan fits."""
+    conditions, the condition with the most slots taken out until the plan fits. A condition with
+    hard evidence is never cut: the kernel does not sweep it (and one of its branches would be
+    impossible)."""
     lam0, lam1 = findings[:, 0], findings[:, 1]
-    return _greedy_cut(link[(lam0 != lam1) & (lam1 > 0)] > 0, structure.group, limit)
+    active = link[(lam0 != lam1) & (lam1 > 0)] > 0
+    active[:, (conditions == 0).any(axis=1)] = False
+    return _greedy_cut(active, structure.group, limit)
 
 
 def _greedy_cut(active: np.ndarray, group: np.ndarray, limit: int) -> list[int]:

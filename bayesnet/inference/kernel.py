@@ -358,10 +358,13 @@ def _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding,
 
 @_step
 def _scale_conditions(conditions, mu0, mu1, log_const):
-    """The conditions' evidence scaled to at most 1 into ``mu0``, ``mu1``; returns ``log_const`` plus
-    the logs of the scales."""
+    """The conditions' evidence scaled to at most 1 into ``mu0``, ``mu1``; returns status (impossible
+    where a condition's evidence is zero for both states) and ``log_const`` plus the logs of the
+    scales."""
     for j in range(conditions.shape[0]):
         top = max(conditions[j, 0], conditions[j, 1])
+        if top == 0.0:
+            return IMPOSSIBLE, log_const
         if top == 1.0:
             mu0[j] = conditions[j, 0]
             mu1[j] = conditions[j, 1]
@@ -369,7 +372,7 @@ def _scale_conditions(conditions, mu0, mu1, log_const):
         log_const += math.log(top)
         mu0[j] = conditions[j, 0] / top
         mu1[j] = conditions[j, 1] / top
-    return log_const
+    return ANSWERED, log_const
 
 
 @_step
@@ -396,7 +399,9 @@ def _read_evidence(prior, context, conditions, findings, unused_start, unused_st
     status, log_const, M = _read_findings(findings, leak, cause_start, cause, cause_p, u, slot_finding, w0, w1)
     if status != ANSWERED:
         return status, 0.0, 0
-    log_const = _scale_conditions(conditions, mu0, mu1, log_const)
+    status, log_const = _scale_conditions(conditions, mu0, mu1, log_const)
+    if status != ANSWERED:
+        return status, 0.0, 0
     status, log_const = _weigh_context(prior, context, unused_start, unused_stop, weight, log_const)
     return status, log_const, M
 
