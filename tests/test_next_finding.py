@@ -219,11 +219,7 @@ def test_some_cases_name_a_characteristic_finding():
 
 
 #: cases whose characteristic finding the current knowledge base does not rank in the top five
-KNOWN_MISSES = {
-    "extraskeletal_chondrosarcoma_rings_arcs": "renal osteodystrophy (0.11) edges the chondrosarcoma (0.08) once the "
-                                               "conditions that present with a mass have rows for it, so the "
-                                               "chondrosarcoma is not in contention when the differential is opened",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_MISSES[c["case"]], strict=True))

@@ -16,9 +16,6 @@ KNOWN_MISSES = {
     "calcific_myonecrosis_leg_compartment": "calcinosis universalis (0.42) edges calcific myonecrosis (0.32): the case "
                                             "names sheet-like calcification in a limb muscle, which both produce, and "
                                             "not its extent",
-    "extraskeletal_chondrosarcoma_rings_arcs": "renal osteodystrophy (0.11) edges the chondrosarcoma (0.08): rings and "
-                                               "arcs are assumed in half of chondrosarcomas, and the chondrosarcoma's "
-                                               "base rate is the smallest of the model",
 }
 
 
