@@ -18,8 +18,9 @@ module does the same exact computation as :mod:`bayesnet.inference.engine` in ma
 3. The conditions that can activate a slot are *swept* (:mod:`bayesnet.inference.sweep` gives the method): the
    state is a vector over which open slots some present cause has already activated, one bit per
    slot, each slot open only between its first and its last cause. A satellite group is visited as
-   a block, with one state vector per satellite state (only the states of non-zero weight: with the
-   context observed, one); a condition with hard evidence is not swept (known absent, it activates
+   a block, with one state vector per satellite state (only the states of non-zero weight); a
+   satellite whose context is observed is fixed (:func:`_fix_satellites`) and its members swept as
+   plain conditions; a condition with hard evidence is not swept (known absent, it activates
    nothing; known present, it folds into its slots' weights); with more than ``GREEDY_SLOTS`` slots the
    blocks are ordered greedily to keep few slots open (a group's members keep their index order).
    The program is planned once (:func:`_sweep_edges`, :func:`_sweep_blocks`, :func:`_greedy_order`,
