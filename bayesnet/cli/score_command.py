@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING
 from bayesnet.cli.arguments import positive_int
 from bayesnet.cli.output import OutputFile, check_output_name
 from bayesnet.cohort.files import ParquetSink, count_parquet_rows, is_parquet, score_parquet
-from bayesnet.cohort.scoring import ON_ERROR, empty_errors, empty_scores, score_csv
+from bayesnet.cohort.scoring import CHUNKSIZE, ON_ERROR, empty_errors, empty_scores, score_csv
 from bayesnet.errors import OutputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,8 +42,8 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
                              "and reported (skip)")
     parser.add_argument("--errors", metavar="FILE",
                         help="write every skipped row's problem here (row, column, value, message)")
-    parser.add_argument("--chunksize", type=positive_int, default=10_000, metavar="N",
-                        help="rows read and scored at a time (default 10000); memory grows with it")
+    parser.add_argument("--chunksize", type=positive_int, default=CHUNKSIZE, metavar="N",
+                        help=f"rows read and scored at a time (default {CHUNKSIZE}); memory grows with it")
     parser.add_argument("--id", dest="id_column", metavar="COLUMN",
                         help="a column of case identifiers, copied to the output (default: the row number)")
     parser.add_argument("--no-log-evidence", dest="log_evidence", action="store_false",
