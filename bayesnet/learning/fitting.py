@@ -350,8 +350,12 @@ def _phantom(network: NoisyOrNetwork) -> EvidenceBatch | None:
 
 def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Sequence[ParameterLocation],
                 estep: Callable[[NoisyOrNetwork], Statistics], cases: int, *, max_iterations: int = MAX_ITERATIONS,
-                tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None) -> FitResult:
-    """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases."""
+                tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None,
+                accelerate: bool = True) -> FitResult:
+    """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases.
+
+    ``accelerate``: SQUAREM cycles with the monotone safeguard (the default), or plain EM steps.
+    ``max_iterations`` bounds the number of E-steps after the first (each is an iteration)."""
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
         raise BayesnetError(f"max_iterations must be a positive whole number, got {max_iterations!r}")
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -361,14 +365,16 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
     units = units_of(knowledge, locations, network)
     values = np.array([_native(network, u) for u in units])
     phantom = _phantom(network)
-    informed = None
+    informed: np.ndarray | None = None
     history: list[float] = []
     seconds: list[float] = []
-    converged = False
-    stats = None
-    for iteration in range(max_iterations + 1):
-        start = time.perf_counter()
-        current = network_with(network, units, values)
+    clock = [time.perf_counter()]
+
+    def evaluate(x: np.ndarray) -> tuple[float, Statistics, Statistics]:
+        """The log posterior at native numbers ``x``, the M-step's statistics (the unseen patients
+        included) and the cohort's own."""
+        nonlocal informed
+        current = network_with(network, units, x)
         stats = estep(current)
         seen = stats
         log_posterior = stats.log_likelihood
@@ -381,21 +387,137 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
             stats = stats + unseen.scaled(stats.cases * (1.0 - pi) / pi)
         if informed is None:
             informed = np.array([_stats_of(u, seen)[1] > 0 for u in units])
-        log_posterior += log_prior(units, values, informed)
-        history.append(log_posterior)
-        if iteration and (history[-1] - history[-2]) < tolerance * cases:
-            converged = True
-            seconds.append(time.perf_counter() - start)
-            break
-        if iteration == max_iterations:
-            break
-        values = _m_step(current, knowledge, units, values, stats, informed)
-        seconds.append(time.perf_counter() - start)
+        return log_posterior + log_prior(units, x, informed), stats, seen
+
+    def update(x: np.ndarray, stats: Statistics) -> np.ndarray:
+        return _m_step(network_with(network, units, x), knowledge, units, x, stats, informed)  # type: ignore[arg-type]
+
+    def tick(log_posterior: float) -> None:
+        now = time.perf_counter()
+        seconds.append(now - clock[0])
+        clock[0] = now
         if progress is not None:
-            progress(iteration + 1, log_posterior)
+            progress(len(seconds), log_posterior)
+
+    log_posterior, stats, seen = evaluate(values)
+    history.append(log_posterior)
+    assert informed is not None
+    moving = informed & np.array([u.kind != "held" and u.distribution != "fixed" for u in units])
+    converged = False
+    step_max = 1.0
+    while len(seconds) < max_iterations:
+        start_value, theta0 = history[-1], values
+        theta1 = update(theta0, stats)                                     # a plain EM step
+        l1, s1, seen1 = evaluate(theta1)
+        history.append(l1)
+        tick(l1)
+        values, stats, seen = theta1, s1, seen1
+        if l1 - start_value < tolerance * cases:
+            converged = True
+            break
+        if not accelerate or len(seconds) >= max_iterations:
+            continue
+        theta2 = update(theta1, stats)                                     # and another
+        l2, s2, seen2 = evaluate(theta2)
+        history.append(l2)
+        tick(l2)
+        values, stats, seen = theta2, s2, seen2
+        if len(seconds) >= max_iterations:
+            break
+        # the extrapolated point (SqS3), kept only if its log posterior is at least the plain step's
+        r = np.where(moving, theta1 - theta0, 0.0)
+        v = np.where(moving, theta2 - theta1, 0.0) - r
+        norm_v = float(np.sqrt(np.dot(v, v)))
+        alpha = -float(np.sqrt(np.dot(r, r))) / norm_v if norm_v > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max)
+        if alpha > -1.0 - 1e-12:                                             # the extrapolated point is theta2
+            if alpha <= -step_max + 1e-12:
+                step_max *= 4.0
+            cycle_gain = l2 - start_value
+        else:
+            candidate = np.where(moving, theta0 - 2.0 * alpha * r + alpha * alpha * v, theta2)
+            candidate = _feasible(knowledge, units, candidate, theta2, informed)
+            try:
+                lx, sx, seenx = evaluate(candidate)
+            except BayesnetError:                                            # the cohort impossible there
+                lx = -math.inf
+            tick(max(lx, l2))
+            if lx >= l2:
+                values, stats, seen = candidate, sx, seenx
+                history.append(lx)
+                if alpha <= -step_max + 1e-12:
+                    step_max *= 4.0
+            else:
+                step_max = max(1.0, step_max / 4.0)
+            cycle_gain = history[-1] - start_value
+        if cycle_gain < tolerance * cases:
+            converged = True
+            break
     fitted = network_with(network, units, values)
     table = _table(knowledge, units, values, seen, fitted)
     return FitResult(fitted, table, history, seconds, converged, cases, values)
+
+
+def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, informed: np.ndarray,
+                 u: int, links: Sequence[int]) -> tuple[float, float]:
+    """The values leak unit ``u`` may take: its range, no uninformed link of it below zero, every
+    fixed link's record within its range."""
+    params = knowledge.parameters
+    unit = units[u]
+    lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
+    for v in links:
+        if not informed[v]:
+            hi = min(hi, params[units[v].record].value)                          # its native link stays >= 0
+        elif units[v].distribution == "fixed":
+            p = values[v]
+            if p < 1.0:
+                lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
+                hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+    return lo, hi
+
+
+def _links_of(units: Sequence[Unit]) -> dict[int, list[int]]:
+    """Leak unit -> the link and risk units of its effect."""
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    out: dict[int, list[int]] = {}
+    for v, link in enumerate(units):
+        if link.leak_record is not None:
+            out.setdefault(record_unit[link.leak_record], []).append(v)
+    return out
+
+
+def _feasible(knowledge: KnowledgeBase, units: Sequence[Unit], x: np.ndarray, fallback: np.ndarray,
+              informed: np.ndarray) -> np.ndarray:
+    """``x`` moved into the set the M-step searches: leaks and context priors clipped to their
+    ranges, then links and risk factors to their records' ranges given their leaks (an uninformed one
+    follows its leak as in the M-step); a multi-state prior outside its ranges takes ``fallback``'s."""
+    params = knowledge.parameters
+    x = x.copy()
+    links_of = _links_of(units)
+    for u, unit in enumerate(units):
+        if unit.kind in ("context", "condition_leak", "finding_leak") and informed[u] and unit.distribution != "fixed":
+            lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
+            if unit.kind != "context":
+                lo, hi = _leak_bounds(knowledge, units, fallback, informed, u, links_of.get(u, []))
+            x[u] = min(max(x[u], lo), hi) if lo <= hi else fallback[u]
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    groups: dict[int, list[int]] = {}
+    for u, unit in enumerate(units):
+        if unit.leak_record is not None:
+            leak = x[record_unit[unit.leak_record]]
+            if not informed[u]:
+                x[u] = max(0.0, float(link_from_value(params[unit.record].value, leak)))
+            elif unit.distribution != "fixed":
+                lo, hi = _record_box(unit, leak)
+                x[u] = min(max(x[u], lo), hi) if lo <= hi else fallback[u]
+        elif unit.kind == "simplex" and informed[u]:
+            groups.setdefault(unit.index[0], []).append(u)
+    for members in groups.values():
+        lo = np.array([max(units[u].low, units[u].A) for u in members])
+        hi = np.array([min(units[u].high, units[u].B) for u in members])
+        if np.any(x[members] < lo) or np.any(x[members] > hi):
+            x[members] = fallback[members]
+    return x
 
 
 def _stats_of(unit: Unit, stats: Statistics) -> tuple[float, float]:
@@ -447,22 +569,11 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
 
     # leaks first, each jointly with its links: over candidate leaks (the current one among them), the
     # leak's own objective plus each informed link's best value within its range given that leak
-    links_of: dict[int, list[int]] = {}
-    for v, link in enumerate(units):
-        if link.leak_record is not None:
-            links_of.setdefault(record_unit[link.leak_record], []).append(v)
+    links_of = _links_of(units)
     jobs = []
     for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
         members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
-        lo, hi = max(low[u], A[u]), min(high[u], B[u])
-        for v in links_of.get(u, []):
-            if not informed[v]:
-                hi = min(hi, params[units[v].record].value)                  # its native link stays >= 0
-            elif units[v].distribution == "fixed":
-                p = values[v]
-                if p < 1.0:
-                    lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
-                    hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+        lo, hi = _leak_bounds(knowledge, units, values, informed, u, links_of.get(u, []))
         if lo <= hi:
             jobs.append((u, members, lo, hi))
     if jobs:
