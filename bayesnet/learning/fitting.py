@@ -38,8 +38,26 @@ EM for the maximum a posteriori numbers (Dempster, Laird & Rubin 1977):
 
 Each step maximises its part of the expected complete-data log posterior over a set that contains
 the current numbers, so the **log posterior** ``sum_c log P(e_c) - N log pi + sum log prior`` never
-decreases (a generalised EM). **Stopping rule**: stop when an iteration raises the log posterior by
-less than ``tolerance`` per case (default 1e-6 nats), or after ``max_iterations`` (default 200).
+decreases (a generalised EM).
+
+**Acceleration** (SQUAREM, Varadhan & Roland 2008, scheme SqS3, with their step-length control):
+plain EM crawls along the directions the unseen patients dominate (base rates, context priors), so
+each cycle takes two EM steps ``theta1 = F(theta0)``, ``theta2 = F(theta1)`` and the extrapolated point
+``theta0 - 2 a r + a^2 v`` (``r = theta1 - theta0``, ``v = theta2 - 2 theta1 + theta0``,
+``a = -|r| / |v|``, at most ``-1`` and at least ``-step_max``; ``step_max`` starts at 1, grows
+fourfold when the step reaches it and shrinks fourfold when the point is refused). The point is
+moved into the set the M-step searches (leaks and context priors clipped to their ranges, then
+links to their records' ranges given their leaks; a multi-state prior out of its ranges takes
+``theta2``'s) and its log posterior computed by an E-step (whose counts serve the next M-step). It
+is kept only if its log posterior is at least ``theta2``'s, else the cycle ends at ``theta2``: every
+point kept is at least as good as the one before, so the log posterior still never decreases.
+``accelerate=False`` runs plain EM steps.
+
+**Stopping rule**: stop when a cycle (accelerated) or a step (plain) raises the log posterior by
+less than ``tolerance`` nats per case (default 1e-6), or when its first EM step does; or after
+``max_iterations`` E-steps after the first (default 200). An E-step is the unit of cost, so
+``FitResult.iterations`` counts E-steps, and ``FitResult.log_posterior`` holds the log posterior of
+each point kept (a refused extrapolation costs an E-step and adds no point).
 
 Not fitted: the ordered findings' numbers (noisy-MAX; they keep their records) and records with a
 zero-width range. A number whose table no case observes (``T = 0``) keeps its value.
@@ -56,9 +74,9 @@ hold the fitted value: one number at a time, the others at their fitted values (
 leaves out what the data cannot separate, such as the trade-off between base rates and presenting
 leaks). A record is *informed*, and fitted, when ``T > 0``; the others keep their readings.
 
-Convergence is slow for the numbers that the unseen patients dominate (base rates, context priors:
-each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the current
-numbers); the stopping rule ends the run when the gain per iteration is small.
+Plain EM converges slowly for the numbers that the unseen patients dominate (base rates, context
+priors: each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the
+current numbers); that is what the acceleration is for.
 """
 from __future__ import annotations
 
@@ -76,7 +94,8 @@ from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch, encode_evidence
 from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, derive_rows, link_from_value
-from bayesnet.learning.statistics import Statistics, expected_statistics
+from bayesnet.learning.information import effective_counts, observed_information
+from bayesnet.learning.statistics import Statistics, complete_cases, expected_statistics
 
 __all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "readings", "network_with", "log_prior",
            "EStep", "TOLERANCE", "MAX_ITERATIONS"]
@@ -275,6 +294,8 @@ class EStep:
         self.batches = list(batches)
         self.labels = labels
         self.progress = progress
+        #: every case has its context and conditions observed
+        self.complete = all(bool(complete_cases(b).all()) for b in self.batches)
 
     @property
     def cases(self) -> int:
@@ -305,9 +326,9 @@ class FitResult:
         and its 95% interval; the prior's where not fitted), ``n, N`` (effective counts),
         ``distribution`` (the prior's) and ``at_edge`` (the fitted value sits on its range's edge).
     log_posterior
-        The log posterior after each iteration's E-step (the first entry is the prior's).
+        The log posterior of each point EM kept, non-decreasing (the first entry: the starting numbers').
     seconds
-        The time of each iteration.
+        The time of each iteration (an E-step and the M-step or extrapolation after it).
     converged
         Whether the stopping rule was met before ``max_iterations``.
     cases
@@ -325,6 +346,10 @@ class FitResult:
     name: str = "cohort"
     #: the knowledge base the fit started from
     knowledge: KnowledgeBase | None = field(repr=False, default=None)
+    #: the time taken by the intervals' observed information
+    interval_seconds: float = 0.0
+    #: ``table`` with every interval from its number's complete-data counts alone (for comparison)
+    one_at_a_time: pd.DataFrame | None = field(repr=False, default=None)
 
     def write(self, folder) -> Path:
         """Write the fitted knowledge base into ``folder`` (new or empty): see :mod:`bayesnet.learning.writer`."""
@@ -351,11 +376,15 @@ def _phantom(network: NoisyOrNetwork) -> EvidenceBatch | None:
 def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Sequence[ParameterLocation],
                 estep: Callable[[NoisyOrNetwork], Statistics], cases: int, *, max_iterations: int = MAX_ITERATIONS,
                 tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None,
-                accelerate: bool = True) -> FitResult:
+                accelerate: bool = True, intervals: str = "observed") -> FitResult:
     """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases.
 
     ``accelerate``: SQUAREM cycles with the monotone safeguard (the default), or plain EM steps.
-    ``max_iterations`` bounds the number of E-steps after the first (each is an iteration)."""
+    ``max_iterations`` bounds the number of E-steps after the first (each is an iteration).
+    ``intervals``: ``observed`` (from the observed information, the default) or ``complete`` (one
+    number at a time from its complete-data counts: cheaper, and too narrow)."""
+    if intervals not in ("observed", "complete"):
+        raise BayesnetError(f"intervals must be 'observed' or 'complete', got {intervals!r}")
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
         raise BayesnetError(f"max_iterations must be a positive whole number, got {max_iterations!r}")
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -454,8 +483,53 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
             converged = True
             break
     fitted = network_with(network, units, values)
-    table = _table(knowledge, units, values, seen, fitted)
-    return FitResult(fitted, table, history, seconds, converged, cases, values)
+    start = time.perf_counter()
+    effective = None
+    if intervals == "observed":
+        effective = _effective_counts(knowledge, network, units, values, moving, estep, phantom, cases)
+    interval_seconds = time.perf_counter() - start
+    table = _table(knowledge, units, values, seen, fitted, effective)
+    one_at_a_time = _table(knowledge, units, values, seen, fitted) if effective is not None else table
+    return FitResult(fitted, table, history, seconds, converged, cases, values, interval_seconds=interval_seconds,
+                     one_at_a_time=one_at_a_time)
+
+
+def _prior_curvature(unit: Unit, x: float) -> float:
+    """``-d^2/dx^2`` of the log prior at ``x``."""
+    total = 0.0
+    for c, y in ((unit.alpha - 1.0, x - unit.A), (unit.beta - 1.0, unit.B - x)):
+        if c > 0 and y > 0:
+            total += c / (y * y)
+    return total
+
+
+def _effective_counts(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: Sequence[Unit], values: np.ndarray,
+                      moving: np.ndarray, estep, phantom: EvidenceBatch | None, cases: int) -> np.ndarray:
+    """Each unit's effective count ``T*`` from the observed information (NaN where the one-at-a-time
+    interval stays: multi-state priors, numbers on 0 or 1); see :mod:`bayesnet.learning.information`."""
+    kinds = np.array([u.kind for u in units])
+    free = moving & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link"]) & \
+        np.isfinite(values) & (values > 1e-9) & (values < 1.0 - 1e-9)
+    out = np.full(len(units), np.nan)
+    if not free.any():
+        return out
+    curvature = np.array([_prior_curvature(u, float(x)) if free[i] else 0.0 for i, (u, x) in enumerate(zip(units, values))])
+    information = observed_information(units, values, free, lambda v: network_with(network, units, v), estep,
+                                       phantom, cases, bool(getattr(estep, "complete", False)), _stats_of, curvature,
+                                       tuple(network.presenting))
+    index = np.flatnonzero(free)
+    position = {u: i for i, u in enumerate(index)}
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    reading = np.eye(len(index))
+    for i, u in enumerate(index):
+        unit = units[u]
+        if unit.leak_record is not None:
+            leak_unit = record_unit[unit.leak_record]
+            if leak_unit in position:
+                L, p = values[leak_unit], values[u]
+                reading[i, position[leak_unit]] = (1.0 - p) / (1.0 - L)
+    out[index] = effective_counts(information, values[index], curvature[index], reading)
+    return out
 
 
 def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, informed: np.ndarray,
@@ -740,7 +814,7 @@ def _reading(unit: Unit, x: float, leak: float | None) -> float:
 
 
 def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, stats: Statistics | None,
-           fitted: NoisyOrNetwork) -> pd.DataFrame:
+           fitted: NoisyOrNetwork, effective: np.ndarray | None = None) -> pd.DataFrame:
     params = knowledge.parameters
     record_unit = {unit.record: u for u, unit in enumerate(units)}
     rows = []
@@ -758,7 +832,10 @@ def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, 
                     lo, hi = _record_box(unit, leak)  # type: ignore[arg-type]
                 else:
                     lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
-                i_lo, i_hi = _interval(unit, x * t, t, x, lo, hi)   # the cohort's size, centred on the fit
+                weight = t                                         # the cohort's size, centred on the fit
+                if effective is not None and np.isfinite(effective[u]):
+                    weight = float(effective[u])                      # what the observed information says
+                i_lo, i_hi = _interval(unit, x * weight, weight, x, lo, hi)
                 value = _reading(unit, x, leak)
                 low, high = _reading(unit, i_lo, leak), _reading(unit, i_hi, leak)
                 value = min(max(value, p.low), p.high)

@@ -42,7 +42,7 @@ from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
 
-__all__ = ["Statistics", "expected_statistics"]
+__all__ = ["Statistics", "expected_statistics", "complete_cases"]
 
 #: (case, row) pairs answered per batch query (bounds memory: about 1.3 kB per pair)
 PAIR_CHUNK = 40_000
@@ -117,6 +117,14 @@ def _known_states(batch: EvidenceBatch) -> list[np.ndarray]:
     return out
 
 
+def complete_cases(batch: EvidenceBatch) -> np.ndarray:
+    """``(N,)``: the cases whose context and conditions are all observed (counted in closed form)."""
+    if len(batch) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.all(batch.conditions.min(axis=2) == 0, axis=1) & np.all(np.stack(
+        [state >= 0 for state in _known_states(batch)], axis=1), axis=1)
+
+
 def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: np.ndarray | float = 1.0,
                         engine: ExactEngine | None = None, labels: object = None) -> Statistics:
     """The expected counts of the cases of ``batch`` under ``network`` (see the module docstring).
@@ -130,8 +138,7 @@ def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: n
     if N == 0:
         return stats
     w = np.broadcast_to(np.asarray(weight, float), (N,)).astype(float)
-    known = np.all(batch.conditions.min(axis=2) == 0, axis=1) & np.all(np.stack(
-        [state >= 0 for state in _known_states(batch)], axis=1), axis=1)
+    known = complete_cases(batch)
     if known.any():
         rows = np.flatnonzero(known)
         _closed_statistics(network, _subset(batch, rows), w[rows], stats, labels, rows)
