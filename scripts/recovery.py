@@ -49,7 +49,7 @@ def main() -> int:
                        progress=lambda i, lp: print(f"iteration {i}: log posterior {lp:.6f}", file=sys.stderr, flush=True))
     table = result.table
     true = record_readings(model.knowledge, model.locations, truth)
-    informed = table["fitted"].to_numpy()
+    informed = table["informed"].to_numpy()
     roles = table["role"].to_numpy()
 
     def coverage(frame):

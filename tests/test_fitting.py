@@ -122,7 +122,7 @@ def shipped_fit(model):
     frame = model.sample(60, seed=3, missing=0.3, missing_labels=0.7)
     frame = hide(frame, ["trauma"], 0.3, 4)
     frame["fluid_fluid_levels"] = np.nan                      # never observed: its numbers stay
-    return model.fit(frame, max_iterations=3, tolerance=0.0)
+    return model.fit(frame, max_iterations=3, tolerance=0.0, intervals="complete")
 
 
 def test_the_log_posterior_never_decreases_with_the_population(shipped_fit):
@@ -223,7 +223,7 @@ def test_recovery_from_complete_cases_puts_the_truth_within_nine_in_ten_interval
     result = small_model.fit(sample_cohort(truth, 6000, seed=6), max_iterations=100)
     table = result.table
     true = record_readings(small_model.knowledge, small_model.locations, truth)
-    informed = table["fitted"].to_numpy()
+    informed = table["informed"].to_numpy()
     covered = (table["low"].to_numpy() <= true + 1e-12) & (true <= table["high"].to_numpy() + 1e-12)
     assert informed.sum() >= 18
     assert covered[informed].mean() >= 0.9, table.assign(truth=true)[informed & ~covered]
@@ -336,7 +336,7 @@ def information_of(model, frame, subset=None):
     values = result.values
     batches, labels = encode_cohort(model, frame)
     estep = EStep(batches, labels)
-    informed = result.table["fitted"].to_numpy()
+    informed = result.table["informed"].to_numpy()
     kinds = np.array([u.kind for u in units])
     free = informed & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link"]) \
         & (values > 1e-6) & (values < 1 - 1e-6)
@@ -383,3 +383,37 @@ def test_the_observed_information_with_the_truncation_is_the_log_posteriors_curv
     # the truncation alone); every other entry agrees within 1e-4
     assert np.max(np.abs(fast - brute) / scale) < 2e-2
     assert np.abs(brute[0, 2:5] / scale[0, 2:5]).max() > 1e-3      # a presenting link meets other tables' numbers
+
+
+def test_a_leak_rises_past_a_link_no_case_informs_and_that_link_moves_with_it(small_copy, tmp_path):
+    """neck_involved: leak 0.05 [0.01, 0.1], calcinosis's link 0.06 [0.05, 0.2]. The cohort comes from a
+    network whose leak is 0.09 and has no calcinosis case, so nothing informs that link. The leak must
+    reach about 0.09 (it used to stop at the link's value, 0.06), and the link's reading follow it."""
+    import shutil
+
+    def edit(folder, leak: str, link: str):
+        leaks = folder / "finding_leaks.csv"
+        leaks.write_text(leaks.read_text().replace("neck_involved,,0.05,0.01,0.1,", f"neck_involved,,{leak},0.01,0.1,"))
+        links = folder / "links.csv"
+        links.write_text(links.read_text().replace("neck_involved,,calcinosis,0.1,0.05,0.2,",
+                                                   f"neck_involved,,calcinosis,{link},0.05,0.2,"))
+    truth_folder = tmp_path / "truth"
+    shutil.copytree(small_copy, truth_folder)
+    edit(truth_folder, "0.09", "0.15")
+    edit(small_copy, "0.05", "0.06")
+    truth, model = bayesnet.load(truth_folder), bayesnet.load(small_copy)
+    cohort = sample_cohort(truth.network, 6000, seed=3)
+    cohort = cohort[cohort["calcinosis"] == "absent"]
+    fop = (cohort["fop"] == "present").to_numpy()
+    rate = float((cohort.loc[~fop, "neck_involved"] == "present").mean())      # the leak's own estimate
+    assert 0.075 < rate < 0.105 and len(cohort) > 4000
+    result = model.fit(cohort, max_iterations=50)
+    table = result.table
+    leak, link = table.loc["leak:neck_involved"], table.loc["link:neck_involved<-calcinosis"]
+    assert leak["informed"] and leak["value"] == pytest.approx(rate, abs=0.01)
+    assert leak["value"] > 0.08 and leak["low"] > 0.06                         # past the link's value
+    assert not link["informed"] and link["fitted"] and link["value"] == pytest.approx(leak["value"], abs=1e-9)
+    assert link["N"] == 0 and link["high"] == 0.2
+    loaded = bayesnet.load(result.write(tmp_path / "fitted"))                  # a valid knowledge base
+    row = loaded.provenance().set_index("parameter").loc["link:neck_involved<-calcinosis"]
+    assert row["kind"] == "fitted" and "moved with the leak" in row["note"]

@@ -392,7 +392,7 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
     if cases < 1:
         raise BayesnetError("the cohort has no cases to fit")
     units = units_of(knowledge, locations, network)
-    values = np.array([_native(network, u) for u in units])
+    values = _start(units, np.array([_native(network, u) for u in units]))
     phantom = _phantom(network)
     informed: np.ndarray | None = None
     history: list[float] = []
@@ -488,8 +488,8 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
     if intervals == "observed":
         effective = _effective_counts(knowledge, network, units, values, moving, estep, phantom, cases)
     interval_seconds = time.perf_counter() - start
-    table = _table(knowledge, units, values, seen, fitted, effective)
-    one_at_a_time = _table(knowledge, units, values, seen, fitted) if effective is not None else table
+    table = _table(knowledge, units, values, seen, fitted, effective, informed)
+    one_at_a_time = _table(knowledge, units, values, seen, fitted, None, informed) if effective is not None else table
     return FitResult(fitted, table, history, seconds, converged, cases, values, interval_seconds=interval_seconds,
                      one_at_a_time=one_at_a_time)
 
@@ -532,16 +532,31 @@ def _effective_counts(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: 
     return out
 
 
+def _start(units: Sequence[Unit], values: np.ndarray) -> np.ndarray:
+    """The starting numbers: the records' own, except that a link or risk factor whose record equals
+    its effect's leak (native number 0, which EM can never leave: it fires in no case) starts in the
+    middle of its range."""
+    values = values.copy()
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    for u, unit in enumerate(units):
+        if unit.leak_record is not None and unit.distribution != "fixed" and values[u] <= 0.0:
+            lo, hi = _record_box(unit, values[record_unit[unit.leak_record]])
+            if hi > lo:
+                values[u] = 0.5 * (lo + hi)
+    return values
+
+
 def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, informed: np.ndarray,
                  u: int, links: Sequence[int]) -> tuple[float, float]:
-    """The values leak unit ``u`` may take: its range, no uninformed link of it below zero, every
+    """The values leak unit ``u`` may take: its range, no uninformed link's record above its range
+    (its native number is 0 once the leak passes its value: its reading is then the leak), every
     fixed link's record within its range."""
     params = knowledge.parameters
     unit = units[u]
     lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
     for v in links:
         if not informed[v]:
-            hi = min(hi, params[units[v].record].value)                          # its native link stays >= 0
+            hi = min(hi, units[v].high)
         elif units[v].distribution == "fixed":
             p = values[v]
             if p < 1.0:
@@ -814,17 +829,26 @@ def _reading(unit: Unit, x: float, leak: float | None) -> float:
 
 
 def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, stats: Statistics | None,
-           fitted: NoisyOrNetwork, effective: np.ndarray | None = None) -> pd.DataFrame:
+           fitted: NoisyOrNetwork, effective: np.ndarray | None = None,
+           informed: np.ndarray | None = None) -> pd.DataFrame:
     params = knowledge.parameters
     record_unit = {unit.record: u for u, unit in enumerate(units)}
     rows = []
     for u, unit in enumerate(units):
         p = params[unit.record]
-        row = {"parameter": p.name, "role": p.role, "fitted": False, "distribution": unit.distribution,
+        row = {"parameter": p.name, "role": p.role, "fitted": False, "informed": False, "distribution": unit.distribution,
                "prior_kind": p.kind, "prior_value": p.value, "prior_low": p.low, "prior_high": p.high,
                "value": p.value, "low": p.low, "high": p.high, "n": pd.NA, "N": pd.NA, "at_edge": False}
         if unit.kind != "held" and unit.distribution != "fixed" and stats is not None:
             z, t = _stats_of(unit, stats)
+            if informed is not None and not informed[u]:
+                t = 0.0
+            if t <= 0 and unit.leak_record is not None:
+                # no case informs it, but its leak rose past its value: its reading is now the leak
+                reading = _reading(unit, float(values[u]), values[record_unit[unit.leak_record]])
+                if reading > p.value + 1e-12:
+                    reading = min(reading, p.high)
+                    row.update(fitted=True, value=reading, low=reading, high=p.high, n=0, N=0, at_edge=True)
             if t > 0:
                 leak = values[record_unit[unit.leak_record]] if unit.leak_record is not None else None
                 x = float(values[u])
@@ -840,7 +864,8 @@ def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, 
                 low, high = _reading(unit, i_lo, leak), _reading(unit, i_hi, leak)
                 value = min(max(value, p.low), p.high)
                 low, high = max(min(low, value), p.low), min(max(high, value), p.high)
-                row.update(fitted=True, value=value, low=low, high=high, n=min(int(round(z)), int(round(t))), N=int(round(t)),
+                row.update(fitted=True, informed=True, value=value, low=low, high=high, n=min(int(round(z)), int(round(t))),
+                           N=int(round(t)),
                            at_edge=bool(hi > lo and (x <= lo + 1e-12 or x >= hi - 1e-12)))
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("parameter")

@@ -103,6 +103,16 @@ class Statistics:
         return worst
 
 
+def _structure(net: NoisyOrNetwork) -> np.ndarray:
+    """``(mb, n)``: which conditions are causes of each binary finding (a link record exists), whatever
+    its number (a link at zero is still a link: its count of trials is what lets EM move it)."""
+    mb = net.binary_count
+    out = np.zeros((mb, len(net.conditions)), dtype=bool)
+    for i in range(mb):
+        out[i, list(net.finding_parents[i])] = True
+    return out | (net.link[:mb] > 0)
+
+
 def _subset(batch: EvidenceBatch, rows: np.ndarray) -> EvidenceBatch:
     return EvidenceBatch(tuple(c[rows] for c in batch.context), batch.conditions[rows], batch.findings[rows])
 
@@ -179,7 +189,7 @@ def _finding_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: Evidenc
             latent[:, i] |= active & unobserved[:, i]
     counted = present | absent | latent
     weighted = counted * w[:, None]
-    structure = net.link[:mb] > 0
+    structure = _structure(net)
     stats.leak_trials += weighted.sum(axis=0)
     stats.link_trials += (weighted.T @ post) * structure
     # fired: one query per (case, present finding) without that finding; one per case with a latent population
@@ -355,7 +365,7 @@ def _closed_statistics(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray,
             fired_by[:, i] = np.where(latent, scale, fired_by[:, i])
     counted = present | absent
     weighted = counted * w[:, None]
-    structure = net.link[:mb] > 0
+    structure = _structure(net)
     stats.leak_trials += weighted.sum(axis=0)
     stats.link_trials += (weighted.T @ df) * structure
     fired = fired_by * w[:, None]                                                   # (N, mb)
