@@ -67,12 +67,23 @@ Intervals and counts
 A fitted record's ``n`` and ``N`` are its rounded expected counts ``Z`` and ``T`` over the cohort's
 cases (not the unseen patients): the cases in which the cause was present with its effect observed,
 and those in which it produced the effect (for a context prior: the cases in that state, of all).
-Its 95% interval is the central interval of ``x^(xT) (1 - x)^((1 - x)T)`` times its prior on its
-range, with ``x`` the fitted value (the cohort's weight, centred on the fit; the cases' own counts
-are about the population, not the care setting, for base rates and context priors), widened to
-hold the fitted value: one number at a time, the others at their fitted values (it
-leaves out what the data cannot separate, such as the trade-off between base rates and presenting
-leaks). A record is *informed*, and fitted, when ``T > 0``; the others keep their readings.
+Its 95% interval (``intervals="observed"``, the default) comes from the observed information of the
+log posterior, every other number free (:mod:`bayesnet.learning.information`): the marginal
+variance becomes an effective count ``T*`` (at most the complete-data count, the unseen patients'
+included: the missing information only takes away), and the interval is the central 95% of
+``x^(x T*) (1 - x)^((1 - x) T*)`` times its prior on its range, widened to hold the fitted value.
+It takes one E-step per table colour (at most the largest table's size) when every case has its
+context and conditions observed, and one E-step per fitted number otherwise. ``intervals="complete"``
+uses ``T`` for ``T*``: one number at a time, the others fixed, the activations treated as seen, so
+it is too narrow (it leaves out the trade-off of a link with its leak and with the other links of
+its finding, and the truncation's ties between base rates and presenting findings).
+
+A record is *informed*, and fitted, when ``T > 0`` in the first E-step (the table's ``informed``);
+the others keep their readings, with one exception: the leak of a finding may rise past the value of
+a link that no case informs (up to that link's ``high``), and that link's native number is then 0,
+its reading the leak; the table shows it as fitted (``informed`` false, ``n = N = 0``, interval from
+the new reading to its ``high``). A link whose record equals its leak (native number 0, which EM
+cannot leave: it fires in no case) starts in the middle of its range.
 
 Plain EM converges slowly for the numbers that the unseen patients dominate (base rates, context
 priors: each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the
@@ -322,7 +333,7 @@ class FitResult:
         The network with the fitted numbers.
     table
         One row per record, indexed by parameter name: ``role, fitted`` (whether it was updated),
-        ``prior_kind, prior_value, prior_low, prior_high``, ``value, low, high`` (the fitted reading
+        ``informed`` (whether the cohort informs it), ``prior_kind, prior_value, prior_low, prior_high``, ``value, low, high`` (the fitted reading
         and its 95% interval; the prior's where not fitted), ``n, N`` (effective counts),
         ``distribution`` (the prior's) and ``at_edge`` (the fitted value sits on its range's edge).
     log_posterior
@@ -487,6 +498,10 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
     effective = None
     if intervals == "observed":
         effective = _effective_counts(knowledge, network, units, values, moving, estep, phantom, cases)
+        # never more than the complete data would hold (missing information only takes away): this
+        # matters where the quadratic approximation fails, for a number at zero on its range's edge
+        full = np.array([_stats_of(u, stats)[1] for u in units])
+        effective = np.where(np.isfinite(effective), np.minimum(effective, full), effective)
     interval_seconds = time.perf_counter() - start
     table = _table(knowledge, units, values, seen, fitted, effective, informed)
     one_at_a_time = _table(knowledge, units, values, seen, fitted, None, informed) if effective is not None else table

@@ -34,7 +34,9 @@ jointly, such as a presenting finding's link against its condition's base rate) 
 information: a number that loads on one gets an interval from its prior on its range alone. A link
 or risk factor is compared on its record's scale, ``1 - (1 - L)(1 - p)``: its variance is the delta
 method's over the link and its leak. Each number's marginal variance becomes an effective count
-``T* = x (1 - x) (1 / var - prior curvature)``, and its interval the central 95% of
+``T* = x (1 - x) (1 / var - prior curvature)`` (capped by the fitting code at the complete-data
+count: near zero on a range's edge the quadratic approximation would claim more), and its interval
+the central 95% of
 ``x^(x T*) (1 - x)^((1 - x) T*)`` times its prior on its range (as before, with ``T*`` for ``T``).
 A multi-state context prior keeps its one-at-a-time interval.
 """
