@@ -297,7 +297,7 @@ class Model:
                              labels=labels, progress=progress)
 
     def fit(self, cohort, *, max_iterations: int = 200, tolerance: float = 1e-6, id_column: str | None = None,
-            progress=None):
+            progress=None, accelerate: bool = True, intervals: str = "observed"):
         """Update every number from a cohort by EM towards the posterior mode (see :mod:`bayesnet.learning.fitting`).
 
         Parameters
@@ -307,8 +307,15 @@ class Model:
             where recorded; an empty cell is unobserved, never absent), a Dask DataFrame (the E-step
             runs partition by partition), or the name of a CSV or Parquet file.
         max_iterations, tolerance
-            Stop after this many iterations, or when one raises the log posterior by less than
-            ``tolerance`` nats per case.
+            Stop after this many iterations (E-steps), or when an iteration (a SQUAREM cycle when
+            accelerated) raises the log posterior by less than ``tolerance`` nats per case.
+        accelerate
+            SQUAREM extrapolation with a monotone safeguard (default) or plain EM steps.
+        intervals
+            ``observed``: each fitted number's 95% interval from the observed information of the
+            log posterior, the other numbers free (default; one or more E-steps per number when
+            conditions or context are missing); ``complete``: from its own complete-data counts,
+            the others fixed (cheap, too narrow).
         id_column
             For a file: a column of case identifiers (not a node).
         progress
@@ -324,7 +331,8 @@ class Model:
         from bayesnet.learning.cohort_fit import fit_cohort
 
         result = fit_cohort(self, cohort, max_iterations=max_iterations, tolerance=tolerance, id_column=id_column,
-                            progress=progress)
+                            progress=progress, accelerate=accelerate,
+                            intervals=intervals)
         result.knowledge = self.knowledge
         return result
 

@@ -104,12 +104,15 @@ def test_the_unseen_patients_make_the_counts_the_gradient_of_the_truncated_likel
                           population=True) == len(PRESENTING) + 2
 
 
-def test_the_log_posterior_never_decreases_on_the_small_network(small_model):
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_the_log_posterior_never_decreases_on_the_small_network(small_model, accelerate):
     frame = hide(sample_cohort(small_model.network, 300, seed=2), small_model.findings, 0.3, 1)
     frame = hide(frame, small_model.conditions, 1.0, 2)
-    result = small_model.fit(frame, max_iterations=12, tolerance=0.0)
+    result = small_model.fit(frame, max_iterations=12, tolerance=0.0, accelerate=accelerate)
     steps = np.diff(result.log_posterior)
-    assert len(steps) == 12
+    assert result.iterations == 12
+    # one point per E-step, less one per extrapolated point the safeguard refused
+    assert len(steps) == 12 if not accelerate else 8 <= len(steps) <= 12
     assert np.all(steps >= -1e-9 * abs(result.log_posterior[-1])), steps
     assert result.log_posterior[-1] > result.log_posterior[0]
 
@@ -119,13 +122,34 @@ def shipped_fit(model):
     frame = model.sample(60, seed=3, missing=0.3, missing_labels=0.7)
     frame = hide(frame, ["trauma"], 0.3, 4)
     frame["fluid_fluid_levels"] = np.nan                      # never observed: its numbers stay
-    return model.fit(frame, max_iterations=3, tolerance=0.0)
+    return model.fit(frame, max_iterations=3, tolerance=0.0, intervals="complete")
 
 
 def test_the_log_posterior_never_decreases_with_the_population(shipped_fit):
     steps = np.diff(shipped_fit.log_posterior)
-    assert len(steps) == 3
+    assert shipped_fit.iterations == 3 and len(steps) in (2, 3)
     assert np.all(steps >= -1e-9 * abs(shipped_fit.log_posterior[-1])), steps
+
+
+def test_squarem_reaches_the_plain_em_optimum_in_fewer_iterations(small_model):
+    """Both runs stop when a step (a cycle) gains less than 1e-9 nats per case. Where they stop, the
+    log posteriors agree within 1e-5 nats in all (600 cases) and every fitted number within 5% of the
+    width of its 95% interval: plain EM stops short of the mode along its slow directions by a few
+    of its last steps, and a difference well inside the interval is not one the data can tell apart.
+    The accelerated run must not end lower (beyond that tolerance) and must take fewer E-steps."""
+    truth = perturbed(small_model, 5)
+    cohort = hide(hide(sample_cohort(truth, 600, seed=6), small_model.findings, 0.3, 7), small_model.conditions, 1.0, 8)
+    plain = small_model.fit(cohort, max_iterations=500, tolerance=1e-9, accelerate=False)
+    fast = small_model.fit(cohort, max_iterations=500, tolerance=1e-9)
+    assert plain.converged and fast.converged
+    assert fast.iterations < 0.85 * plain.iterations, (fast.iterations, plain.iterations)
+    assert abs(fast.log_posterior[-1] - plain.log_posterior[-1]) < 1e-5
+    assert np.all(np.diff(fast.log_posterior) >= -1e-9 * abs(fast.log_posterior[-1]))
+    fitted = plain.table["fitted"].to_numpy()
+    assert fitted.sum() >= 15 and (fast.table["fitted"].to_numpy() == fitted).all()
+    width = (plain.table["high"] - plain.table["low"]).to_numpy()[fitted]
+    moved = np.abs(fast.table["value"] - plain.table["value"]).to_numpy()[fitted]
+    assert np.all(moved <= 0.05 * width), moved / width
 
 
 def test_a_small_cohort_moves_nothing_beyond_its_range_and_nothing_it_does_not_inform(model, shipped_fit):
@@ -199,7 +223,7 @@ def test_recovery_from_complete_cases_puts_the_truth_within_nine_in_ten_interval
     result = small_model.fit(sample_cohort(truth, 6000, seed=6), max_iterations=100)
     table = result.table
     true = record_readings(small_model.knowledge, small_model.locations, truth)
-    informed = table["fitted"].to_numpy()
+    informed = table["informed"].to_numpy()
     covered = (table["low"].to_numpy() <= true + 1e-12) & (true <= table["high"].to_numpy() + 1e-12)
     assert informed.sum() >= 18
     assert covered[informed].mean() >= 0.9, table.assign(truth=true)[informed & ~covered]
@@ -276,3 +300,120 @@ def test_diff_ranks_what_moved_and_names_the_scenarios_whose_top_changes(small_m
     out = capsys.readouterr().out
     assert numbers.index[0] in out and "scenarios change their top condition" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def brute_information(model, units, values, free, batch, population: bool) -> np.ndarray:
+    """The negative Hessian of the log likelihood over the units ``free``: central second
+    differences of the engine's log likelihood (no E-step counts involved)."""
+    index = np.flatnonzero(free)
+    h = 1e-3 * np.minimum(values[index], 1 - values[index])
+    out = np.zeros((len(index), len(index)))
+
+    def f(shift: dict) -> float:
+        v = values.copy()
+        for i, d in shift.items():
+            v[index[i]] += d
+        return log_likelihood(model, units, v, batch, population)
+
+    centre = f({})
+    for i in range(len(index)):
+        out[i, i] = -(f({i: h[i]}) - 2 * centre + f({i: -h[i]})) / h[i] ** 2
+        for j in range(i):
+            value = -(f({i: h[i], j: h[j]}) - f({i: h[i], j: -h[j]}) - f({i: -h[i], j: h[j]})
+                      + f({i: -h[i], j: -h[j]})) / (4 * h[i] * h[j])
+            out[i, j] = out[j, i] = value
+    return out
+
+
+def information_of(model, frame, subset=None):
+    """(the fitting code's information, the brute-force one, the prior's curvature) at the fitted numbers."""
+    from bayesnet.learning.cohort_fit import encode_cohort
+    from bayesnet.learning.fitting import EStep, _prior_curvature
+    from bayesnet.learning.information import observed_information
+
+    result = model.fit(frame, max_iterations=30, intervals="complete")
+    units = units_of(model.knowledge, model.locations, model.network)
+    values = result.values
+    batches, labels = encode_cohort(model, frame)
+    estep = EStep(batches, labels)
+    informed = result.table["informed"].to_numpy()
+    kinds = np.array([u.kind for u in units])
+    free = informed & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link"]) \
+        & (values > 1e-6) & (values < 1 - 1e-6)
+    if subset is not None:
+        names = [model.knowledge.parameters[u.record].name for u in units]
+        free &= np.isin(names, subset)
+    curvature = np.array([_prior_curvature(u, float(x)) for u, x in zip(units, values)])
+    phantom = _phantom(model.network)
+    fast = observed_information(units, values, free, lambda v: network_with(model.network, units, v), estep, phantom,
+                                len(frame), estep.complete, _stats_of, curvature, tuple(model.network.presenting))
+    batch = encode_frame(model, frame).batch
+    brute = brute_information(model, units, values, free, batch, phantom is not None)
+    return fast, brute + np.diag(curvature[free]), estep.complete
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_the_observed_information_is_the_log_posteriors_curvature_on_the_small_network(small_model, hidden):
+    """The information the intervals use (differences of the E-step's exact score; with complete
+    cases only within each table) equals the second differences of the engine's log likelihood plus
+    the prior's curvature, entry by entry: off the tables' blocks too, so the blocks are right."""
+    truth = perturbed(small_model, 5)
+    frame = sample_cohort(truth, 400, seed=6)
+    if hidden:
+        frame = hide(hide(frame, small_model.findings, 0.3, 7), small_model.conditions, 1.0, 8)
+    fast, brute, complete = information_of(small_model, frame)
+    assert complete is not hidden and fast.shape[0] >= 12
+    scale = np.sqrt(np.outer(np.diag(brute), np.diag(brute)))
+    assert np.max(np.abs(fast - brute) / scale) < 2e-3
+    off_block = np.abs(brute) / scale > 1e-2
+    assert off_block.sum() > fast.shape[0]                    # the numbers do interact: a diagonal would fail
+
+
+def test_the_observed_information_with_the_truncation_is_the_log_posteriors_curvature(model):
+    """With the population's truncation the presenting findings' numbers, the base rates and the
+    context priors interact across tables; the fitting code's information still equals the
+    engine's second differences."""
+    frame = model.sample(200, seed=12)
+    fast, brute, complete = information_of(model, frame, PRESENTING + [
+        "leak:myositis_ossificans_traumatic", "prior:trauma=present", "risk:myositis_ossificans_traumatic<-trauma=present",
+        "link:soft_tissue_mass<-myositis_ossificans_traumatic", "leak:soft_tissue_mass"])
+    assert complete and fast.shape[0] >= 7
+    scale = np.sqrt(np.outer(np.diag(brute), np.diag(brute)))
+    # 2e-2: the second differences lose digits on FOP's link (near 1, seen in no case: curvature from
+    # the truncation alone); every other entry agrees within 1e-4
+    assert np.max(np.abs(fast - brute) / scale) < 2e-2
+    assert np.abs(brute[0, 2:5] / scale[0, 2:5]).max() > 1e-3      # a presenting link meets other tables' numbers
+
+
+def test_a_leak_rises_past_a_link_no_case_informs_and_that_link_moves_with_it(small_copy, tmp_path):
+    """neck_involved: leak 0.05 [0.01, 0.1], calcinosis's link 0.06 [0.05, 0.2]. The cohort comes from a
+    network whose leak is 0.09 and has no calcinosis case, so nothing informs that link. The leak must
+    reach about 0.09 (it used to stop at the link's value, 0.06), and the link's reading follow it."""
+    import shutil
+
+    def edit(folder, leak: str, link: str):
+        leaks = folder / "finding_leaks.csv"
+        leaks.write_text(leaks.read_text().replace("neck_involved,,0.05,0.01,0.1,", f"neck_involved,,{leak},0.01,0.1,"))
+        links = folder / "links.csv"
+        links.write_text(links.read_text().replace("neck_involved,,calcinosis,0.1,0.05,0.2,",
+                                                   f"neck_involved,,calcinosis,{link},0.05,0.2,"))
+    truth_folder = tmp_path / "truth"
+    shutil.copytree(small_copy, truth_folder)
+    edit(truth_folder, "0.09", "0.15")
+    edit(small_copy, "0.05", "0.06")
+    truth, model = bayesnet.load(truth_folder), bayesnet.load(small_copy)
+    cohort = sample_cohort(truth.network, 6000, seed=3)
+    cohort = cohort[cohort["calcinosis"] == "absent"]
+    fop = (cohort["fop"] == "present").to_numpy()
+    rate = float((cohort.loc[~fop, "neck_involved"] == "present").mean())      # the leak's own estimate
+    assert 0.075 < rate < 0.105 and len(cohort) > 4000
+    result = model.fit(cohort, max_iterations=50)
+    table = result.table
+    leak, link = table.loc["leak:neck_involved"], table.loc["link:neck_involved<-calcinosis"]
+    assert leak["informed"] and leak["value"] == pytest.approx(rate, abs=0.01)
+    assert leak["value"] > 0.08 and leak["low"] > 0.06                         # past the link's value
+    assert not link["informed"] and link["fitted"] and link["value"] == pytest.approx(leak["value"], abs=1e-9)
+    assert link["N"] == 0 and link["high"] == 0.2
+    loaded = bayesnet.load(result.write(tmp_path / "fitted"))                  # a valid knowledge base
+    row = loaded.provenance().set_index("parameter").loc["link:neck_involved<-calcinosis"]
+    assert row["kind"] == "fitted" and "moved with the leak" in row["note"]

@@ -77,7 +77,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-iterations", type=positive_int, default=200, metavar="N",
                         help="stop after N iterations (default 200)")
     parser.add_argument("--tolerance", type=float, default=1e-6, metavar="NATS",
-                        help="stop when an iteration raises the log posterior by less than this per case (default 1e-6)")
+                        help="stop when an iteration (a SQUAREM cycle) raises the log posterior by less than this "
+                             "per case (default 1e-6)")
+    parser.add_argument("--intervals", choices=["observed", "complete"], default="observed",
+                        help="95%% intervals from the observed information, the other numbers free (default; one or "
+                             "more E-steps per number when conditions or context are missing), or from each number's "
+                             "complete-data counts alone (cheap, too narrow)")
+    parser.add_argument("--plain", action="store_true", help="plain EM steps, without the SQUAREM acceleration")
     parser.add_argument("--report", metavar="FILE",
                         help="also write the table of every record before and after (CSV)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -107,7 +113,8 @@ def cmd_fit(model: Model, args: argparse.Namespace) -> int:
 
     try:
         result = model.fit(args.cohort, max_iterations=args.max_iterations, tolerance=args.tolerance,
-                           id_column=args.id_column, progress=progress)
+                           id_column=args.id_column, progress=progress, intervals=args.intervals,
+                           accelerate=not args.plain)
     except UnknownColumnError as error:
         if args.id_column is not None:
             raise

@@ -74,7 +74,8 @@ class _Structure:
 
 
 def fit_cohort(model, cohort, *, max_iterations: int = MAX_ITERATIONS, tolerance: float = TOLERANCE,
-               id_column: str | None = None, progress: Callable[[int, float], None] | None = None) -> FitResult:
+               id_column: str | None = None, progress: Callable[[int, float], None] | None = None,
+               accelerate: bool = True, intervals: str = "observed") -> FitResult:
     """Fit ``model``'s numbers to ``cohort`` (a pandas or Dask DataFrame, or a CSV or Parquet file).
 
     See :mod:`bayesnet.learning.fitting` for the method. Returns a
@@ -96,7 +97,8 @@ def fit_cohort(model, cohort, *, max_iterations: int = MAX_ITERATIONS, tolerance
     else:
         raise EvidenceError(f"a cohort must be a pandas or Dask DataFrame or a file name, got {type(cohort).__name__}")
     result = fit_network(model.knowledge, model.network, model.locations, estep, cases,
-                         max_iterations=max_iterations, tolerance=tolerance, progress=progress)
+                         max_iterations=max_iterations, tolerance=tolerance, progress=progress,
+                         accelerate=accelerate, intervals=intervals)
     result.name = name
     result.knowledge = model.knowledge
     return result

@@ -38,8 +38,26 @@ EM for the maximum a posteriori numbers (Dempster, Laird & Rubin 1977):
 
 Each step maximises its part of the expected complete-data log posterior over a set that contains
 the current numbers, so the **log posterior** ``sum_c log P(e_c) - N log pi + sum log prior`` never
-decreases (a generalised EM). **Stopping rule**: stop when an iteration raises the log posterior by
-less than ``tolerance`` per case (default 1e-6 nats), or after ``max_iterations`` (default 200).
+decreases (a generalised EM).
+
+**Acceleration** (SQUAREM, Varadhan & Roland 2008, scheme SqS3, with their step-length control):
+plain EM crawls along the directions the unseen patients dominate (base rates, context priors), so
+each cycle takes two EM steps ``theta1 = F(theta0)``, ``theta2 = F(theta1)`` and the extrapolated point
+``theta0 - 2 a r + a^2 v`` (``r = theta1 - theta0``, ``v = theta2 - 2 theta1 + theta0``,
+``a = -|r| / |v|``, at most ``-1`` and at least ``-step_max``; ``step_max`` starts at 1, grows
+fourfold when the step reaches it and shrinks fourfold when the point is refused). The point is
+moved into the set the M-step searches (leaks and context priors clipped to their ranges, then
+links to their records' ranges given their leaks; a multi-state prior out of its ranges takes
+``theta2``'s) and its log posterior computed by an E-step (whose counts serve the next M-step). It
+is kept only if its log posterior is at least ``theta2``'s, else the cycle ends at ``theta2``: every
+point kept is at least as good as the one before, so the log posterior still never decreases.
+``accelerate=False`` runs plain EM steps.
+
+**Stopping rule**: stop when a cycle (accelerated) or a step (plain) raises the log posterior by
+less than ``tolerance`` nats per case (default 1e-6), or when its first EM step does; or after
+``max_iterations`` E-steps after the first (default 200). An E-step is the unit of cost, so
+``FitResult.iterations`` counts E-steps, and ``FitResult.log_posterior`` holds the log posterior of
+each point kept (a refused extrapolation costs an E-step and adds no point).
 
 Not fitted: the ordered findings' numbers (noisy-MAX; they keep their records) and records with a
 zero-width range. A number whose table no case observes (``T = 0``) keeps its value.
@@ -49,16 +67,27 @@ Intervals and counts
 A fitted record's ``n`` and ``N`` are its rounded expected counts ``Z`` and ``T`` over the cohort's
 cases (not the unseen patients): the cases in which the cause was present with its effect observed,
 and those in which it produced the effect (for a context prior: the cases in that state, of all).
-Its 95% interval is the central interval of ``x^(xT) (1 - x)^((1 - x)T)`` times its prior on its
-range, with ``x`` the fitted value (the cohort's weight, centred on the fit; the cases' own counts
-are about the population, not the care setting, for base rates and context priors), widened to
-hold the fitted value: one number at a time, the others at their fitted values (it
-leaves out what the data cannot separate, such as the trade-off between base rates and presenting
-leaks). A record is *informed*, and fitted, when ``T > 0``; the others keep their readings.
+Its 95% interval (``intervals="observed"``, the default) comes from the observed information of the
+log posterior, every other number free (:mod:`bayesnet.learning.information`): the marginal
+variance becomes an effective count ``T*`` (at most the complete-data count, the unseen patients'
+included: the missing information only takes away), and the interval is the central 95% of
+``x^(x T*) (1 - x)^((1 - x) T*)`` times its prior on its range, widened to hold the fitted value.
+It takes one E-step per table colour (at most the largest table's size) when every case has its
+context and conditions observed, and one E-step per fitted number otherwise. ``intervals="complete"``
+uses ``T`` for ``T*``: one number at a time, the others fixed, the activations treated as seen, so
+it is too narrow (it leaves out the trade-off of a link with its leak and with the other links of
+its finding, and the truncation's ties between base rates and presenting findings).
 
-Convergence is slow for the numbers that the unseen patients dominate (base rates, context priors:
-each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the current
-numbers); the stopping rule ends the run when the gain per iteration is small.
+A record is *informed*, and fitted, when ``T > 0`` in the first E-step (the table's ``informed``);
+the others keep their readings, with one exception: the leak of a finding may rise past the value of
+a link that no case informs (up to that link's ``high``), and that link's native number is then 0,
+its reading the leak; the table shows it as fitted (``informed`` false, ``n = N = 0``, interval from
+the new reading to its ``high``). A link whose record equals its leak (native number 0, which EM
+cannot leave: it fires in no case) starts in the middle of its range.
+
+Plain EM converges slowly for the numbers that the unseen patients dominate (base rates, context
+priors: each case stands for about ``(1 - pi) / pi`` unseen patients, whose counts follow the
+current numbers); that is what the acceleration is for.
 """
 from __future__ import annotations
 
@@ -76,7 +105,8 @@ from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch, encode_evidence
 from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, derive_rows, link_from_value
-from bayesnet.learning.statistics import Statistics, expected_statistics
+from bayesnet.learning.information import effective_counts, observed_information
+from bayesnet.learning.statistics import Statistics, complete_cases, expected_statistics
 
 __all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "readings", "network_with", "log_prior",
            "EStep", "TOLERANCE", "MAX_ITERATIONS"]
@@ -275,6 +305,8 @@ class EStep:
         self.batches = list(batches)
         self.labels = labels
         self.progress = progress
+        #: every case has its context and conditions observed
+        self.complete = all(bool(complete_cases(b).all()) for b in self.batches)
 
     @property
     def cases(self) -> int:
@@ -301,13 +333,13 @@ class FitResult:
         The network with the fitted numbers.
     table
         One row per record, indexed by parameter name: ``role, fitted`` (whether it was updated),
-        ``prior_kind, prior_value, prior_low, prior_high``, ``value, low, high`` (the fitted reading
+        ``informed`` (whether the cohort informs it), ``prior_kind, prior_value, prior_low, prior_high``, ``value, low, high`` (the fitted reading
         and its 95% interval; the prior's where not fitted), ``n, N`` (effective counts),
         ``distribution`` (the prior's) and ``at_edge`` (the fitted value sits on its range's edge).
     log_posterior
-        The log posterior after each iteration's E-step (the first entry is the prior's).
+        The log posterior of each point EM kept, non-decreasing (the first entry: the starting numbers').
     seconds
-        The time of each iteration.
+        The time of each iteration (an E-step and the M-step or extrapolation after it).
     converged
         Whether the stopping rule was met before ``max_iterations``.
     cases
@@ -325,6 +357,10 @@ class FitResult:
     name: str = "cohort"
     #: the knowledge base the fit started from
     knowledge: KnowledgeBase | None = field(repr=False, default=None)
+    #: the time taken by the intervals' observed information
+    interval_seconds: float = 0.0
+    #: ``table`` with every interval from its number's complete-data counts alone (for comparison)
+    one_at_a_time: pd.DataFrame | None = field(repr=False, default=None)
 
     def write(self, folder) -> Path:
         """Write the fitted knowledge base into ``folder`` (new or empty): see :mod:`bayesnet.learning.writer`."""
@@ -350,8 +386,16 @@ def _phantom(network: NoisyOrNetwork) -> EvidenceBatch | None:
 
 def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Sequence[ParameterLocation],
                 estep: Callable[[NoisyOrNetwork], Statistics], cases: int, *, max_iterations: int = MAX_ITERATIONS,
-                tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None) -> FitResult:
-    """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases."""
+                tolerance: float = TOLERANCE, progress: Callable[[int, float], None] | None = None,
+                accelerate: bool = True, intervals: str = "observed") -> FitResult:
+    """Run EM from ``network`` (see the module docstring) with the E-step ``estep`` on ``cases`` cases.
+
+    ``accelerate``: SQUAREM cycles with the monotone safeguard (the default), or plain EM steps.
+    ``max_iterations`` bounds the number of E-steps after the first (each is an iteration).
+    ``intervals``: ``observed`` (from the observed information, the default) or ``complete`` (one
+    number at a time from its complete-data counts: cheaper, and too narrow)."""
+    if intervals not in ("observed", "complete"):
+        raise BayesnetError(f"intervals must be 'observed' or 'complete', got {intervals!r}")
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 1:
         raise BayesnetError(f"max_iterations must be a positive whole number, got {max_iterations!r}")
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
@@ -359,16 +403,18 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
     if cases < 1:
         raise BayesnetError("the cohort has no cases to fit")
     units = units_of(knowledge, locations, network)
-    values = np.array([_native(network, u) for u in units])
+    values = _start(units, np.array([_native(network, u) for u in units]))
     phantom = _phantom(network)
-    informed = None
+    informed: np.ndarray | None = None
     history: list[float] = []
     seconds: list[float] = []
-    converged = False
-    stats = None
-    for iteration in range(max_iterations + 1):
-        start = time.perf_counter()
-        current = network_with(network, units, values)
+    clock = [time.perf_counter()]
+
+    def evaluate(x: np.ndarray) -> tuple[float, Statistics, Statistics]:
+        """The log posterior at native numbers ``x``, the M-step's statistics (the unseen patients
+        included) and the cohort's own."""
+        nonlocal informed
+        current = network_with(network, units, x)
         stats = estep(current)
         seen = stats
         log_posterior = stats.log_likelihood
@@ -381,21 +427,201 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
             stats = stats + unseen.scaled(stats.cases * (1.0 - pi) / pi)
         if informed is None:
             informed = np.array([_stats_of(u, seen)[1] > 0 for u in units])
-        log_posterior += log_prior(units, values, informed)
-        history.append(log_posterior)
-        if iteration and (history[-1] - history[-2]) < tolerance * cases:
-            converged = True
-            seconds.append(time.perf_counter() - start)
-            break
-        if iteration == max_iterations:
-            break
-        values = _m_step(current, knowledge, units, values, stats, informed)
-        seconds.append(time.perf_counter() - start)
+        return log_posterior + log_prior(units, x, informed), stats, seen
+
+    def update(x: np.ndarray, stats: Statistics) -> np.ndarray:
+        return _m_step(network_with(network, units, x), knowledge, units, x, stats, informed)  # type: ignore[arg-type]
+
+    def tick(log_posterior: float) -> None:
+        now = time.perf_counter()
+        seconds.append(now - clock[0])
+        clock[0] = now
         if progress is not None:
-            progress(iteration + 1, log_posterior)
+            progress(len(seconds), log_posterior)
+
+    log_posterior, stats, seen = evaluate(values)
+    history.append(log_posterior)
+    assert informed is not None
+    moving = informed & np.array([u.kind != "held" and u.distribution != "fixed" for u in units])
+    converged = False
+    step_max = 1.0
+    while len(seconds) < max_iterations:
+        start_value, theta0 = history[-1], values
+        theta1 = update(theta0, stats)                                     # a plain EM step
+        l1, s1, seen1 = evaluate(theta1)
+        history.append(l1)
+        tick(l1)
+        values, stats, seen = theta1, s1, seen1
+        if l1 - start_value < tolerance * cases:
+            converged = True
+            break
+        if not accelerate or len(seconds) >= max_iterations:
+            continue
+        theta2 = update(theta1, stats)                                     # and another
+        l2, s2, seen2 = evaluate(theta2)
+        history.append(l2)
+        tick(l2)
+        values, stats, seen = theta2, s2, seen2
+        if len(seconds) >= max_iterations:
+            break
+        # the extrapolated point (SqS3), kept only if its log posterior is at least the plain step's
+        r = np.where(moving, theta1 - theta0, 0.0)
+        v = np.where(moving, theta2 - theta1, 0.0) - r
+        norm_v = float(np.sqrt(np.dot(v, v)))
+        alpha = -float(np.sqrt(np.dot(r, r))) / norm_v if norm_v > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max)
+        if alpha > -1.0 - 1e-12:                                             # the extrapolated point is theta2
+            if alpha <= -step_max + 1e-12:
+                step_max *= 4.0
+            cycle_gain = l2 - start_value
+        else:
+            candidate = np.where(moving, theta0 - 2.0 * alpha * r + alpha * alpha * v, theta2)
+            candidate = _feasible(knowledge, units, candidate, theta2, informed)
+            try:
+                lx, sx, seenx = evaluate(candidate)
+            except BayesnetError:                                            # the cohort impossible there
+                lx = -math.inf
+            tick(max(lx, l2))
+            if lx >= l2:
+                values, stats, seen = candidate, sx, seenx
+                history.append(lx)
+                if alpha <= -step_max + 1e-12:
+                    step_max *= 4.0
+            else:
+                step_max = max(1.0, step_max / 4.0)
+            cycle_gain = history[-1] - start_value
+        if cycle_gain < tolerance * cases:
+            converged = True
+            break
     fitted = network_with(network, units, values)
-    table = _table(knowledge, units, values, seen, fitted)
-    return FitResult(fitted, table, history, seconds, converged, cases, values)
+    start = time.perf_counter()
+    effective = None
+    if intervals == "observed":
+        effective = _effective_counts(knowledge, network, units, values, moving, estep, phantom, cases)
+        # never more than the complete data would hold (missing information only takes away): this
+        # matters where the quadratic approximation fails, for a number at zero on its range's edge
+        full = np.array([_stats_of(u, stats)[1] for u in units])
+        effective = np.where(np.isfinite(effective), np.minimum(effective, full), effective)
+    interval_seconds = time.perf_counter() - start
+    table = _table(knowledge, units, values, seen, fitted, effective, informed)
+    one_at_a_time = _table(knowledge, units, values, seen, fitted, None, informed) if effective is not None else table
+    return FitResult(fitted, table, history, seconds, converged, cases, values, interval_seconds=interval_seconds,
+                     one_at_a_time=one_at_a_time)
+
+
+def _prior_curvature(unit: Unit, x: float) -> float:
+    """``-d^2/dx^2`` of the log prior at ``x``."""
+    total = 0.0
+    for c, y in ((unit.alpha - 1.0, x - unit.A), (unit.beta - 1.0, unit.B - x)):
+        if c > 0 and y > 0:
+            total += c / (y * y)
+    return total
+
+
+def _effective_counts(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: Sequence[Unit], values: np.ndarray,
+                      moving: np.ndarray, estep, phantom: EvidenceBatch | None, cases: int) -> np.ndarray:
+    """Each unit's effective count ``T*`` from the observed information (NaN where the one-at-a-time
+    interval stays: multi-state priors, numbers on 0 or 1); see :mod:`bayesnet.learning.information`."""
+    kinds = np.array([u.kind for u in units])
+    free = moving & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link"]) & \
+        np.isfinite(values) & (values > 1e-9) & (values < 1.0 - 1e-9)
+    out = np.full(len(units), np.nan)
+    if not free.any():
+        return out
+    curvature = np.array([_prior_curvature(u, float(x)) if free[i] else 0.0 for i, (u, x) in enumerate(zip(units, values))])
+    information = observed_information(units, values, free, lambda v: network_with(network, units, v), estep,
+                                       phantom, cases, bool(getattr(estep, "complete", False)), _stats_of, curvature,
+                                       tuple(network.presenting))
+    index = np.flatnonzero(free)
+    position = {u: i for i, u in enumerate(index)}
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    reading = np.eye(len(index))
+    for i, u in enumerate(index):
+        unit = units[u]
+        if unit.leak_record is not None:
+            leak_unit = record_unit[unit.leak_record]
+            if leak_unit in position:
+                L, p = values[leak_unit], values[u]
+                reading[i, position[leak_unit]] = (1.0 - p) / (1.0 - L)
+    out[index] = effective_counts(information, values[index], curvature[index], reading)
+    return out
+
+
+def _start(units: Sequence[Unit], values: np.ndarray) -> np.ndarray:
+    """The starting numbers: the records' own, except that a link or risk factor whose record equals
+    its effect's leak (native number 0, which EM can never leave: it fires in no case) starts in the
+    middle of its range."""
+    values = values.copy()
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    for u, unit in enumerate(units):
+        if unit.leak_record is not None and unit.distribution != "fixed" and values[u] <= 0.0:
+            lo, hi = _record_box(unit, values[record_unit[unit.leak_record]])
+            if hi > lo:
+                values[u] = 0.5 * (lo + hi)
+    return values
+
+
+def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, informed: np.ndarray,
+                 u: int, links: Sequence[int]) -> tuple[float, float]:
+    """The values leak unit ``u`` may take: its range, no uninformed link's record above its range
+    (its native number is 0 once the leak passes its value: its reading is then the leak), every
+    fixed link's record within its range."""
+    params = knowledge.parameters
+    unit = units[u]
+    lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
+    for v in links:
+        if not informed[v]:
+            hi = min(hi, units[v].high)
+        elif units[v].distribution == "fixed":
+            p = values[v]
+            if p < 1.0:
+                lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
+                hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+    return lo, hi
+
+
+def _links_of(units: Sequence[Unit]) -> dict[int, list[int]]:
+    """Leak unit -> the link and risk units of its effect."""
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    out: dict[int, list[int]] = {}
+    for v, link in enumerate(units):
+        if link.leak_record is not None:
+            out.setdefault(record_unit[link.leak_record], []).append(v)
+    return out
+
+
+def _feasible(knowledge: KnowledgeBase, units: Sequence[Unit], x: np.ndarray, fallback: np.ndarray,
+              informed: np.ndarray) -> np.ndarray:
+    """``x`` moved into the set the M-step searches: leaks and context priors clipped to their
+    ranges, then links and risk factors to their records' ranges given their leaks (an uninformed one
+    follows its leak as in the M-step); a multi-state prior outside its ranges takes ``fallback``'s."""
+    params = knowledge.parameters
+    x = x.copy()
+    links_of = _links_of(units)
+    for u, unit in enumerate(units):
+        if unit.kind in ("context", "condition_leak", "finding_leak") and informed[u] and unit.distribution != "fixed":
+            lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
+            if unit.kind != "context":
+                lo, hi = _leak_bounds(knowledge, units, fallback, informed, u, links_of.get(u, []))
+            x[u] = min(max(x[u], lo), hi) if lo <= hi else fallback[u]
+    record_unit = {unit.record: u for u, unit in enumerate(units)}
+    groups: dict[int, list[int]] = {}
+    for u, unit in enumerate(units):
+        if unit.leak_record is not None:
+            leak = x[record_unit[unit.leak_record]]
+            if not informed[u]:
+                x[u] = max(0.0, float(link_from_value(params[unit.record].value, leak)))
+            elif unit.distribution != "fixed":
+                lo, hi = _record_box(unit, leak)
+                x[u] = min(max(x[u], lo), hi) if lo <= hi else fallback[u]
+        elif unit.kind == "simplex" and informed[u]:
+            groups.setdefault(unit.index[0], []).append(u)
+    for members in groups.values():
+        lo = np.array([max(units[u].low, units[u].A) for u in members])
+        hi = np.array([min(units[u].high, units[u].B) for u in members])
+        if np.any(x[members] < lo) or np.any(x[members] > hi):
+            x[members] = fallback[members]
+    return x
 
 
 def _stats_of(unit: Unit, stats: Statistics) -> tuple[float, float]:
@@ -447,22 +673,11 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
 
     # leaks first, each jointly with its links: over candidate leaks (the current one among them), the
     # leak's own objective plus each informed link's best value within its range given that leak
-    links_of: dict[int, list[int]] = {}
-    for v, link in enumerate(units):
-        if link.leak_record is not None:
-            links_of.setdefault(record_unit[link.leak_record], []).append(v)
+    links_of = _links_of(units)
     jobs = []
     for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
         members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
-        lo, hi = max(low[u], A[u]), min(high[u], B[u])
-        for v in links_of.get(u, []):
-            if not informed[v]:
-                hi = min(hi, params[units[v].record].value)                  # its native link stays >= 0
-            elif units[v].distribution == "fixed":
-                p = values[v]
-                if p < 1.0:
-                    lo = max(lo, 1.0 - (1.0 - units[v].low) / (1.0 - p))
-                    hi = min(hi, 1.0 - (1.0 - units[v].high) / (1.0 - p))
+        lo, hi = _leak_bounds(knowledge, units, values, informed, u, links_of.get(u, []))
         if lo <= hi:
             jobs.append((u, members, lo, hi))
     if jobs:
@@ -629,17 +844,26 @@ def _reading(unit: Unit, x: float, leak: float | None) -> float:
 
 
 def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, stats: Statistics | None,
-           fitted: NoisyOrNetwork) -> pd.DataFrame:
+           fitted: NoisyOrNetwork, effective: np.ndarray | None = None,
+           informed: np.ndarray | None = None) -> pd.DataFrame:
     params = knowledge.parameters
     record_unit = {unit.record: u for u, unit in enumerate(units)}
     rows = []
     for u, unit in enumerate(units):
         p = params[unit.record]
-        row = {"parameter": p.name, "role": p.role, "fitted": False, "distribution": unit.distribution,
+        row = {"parameter": p.name, "role": p.role, "fitted": False, "informed": False, "distribution": unit.distribution,
                "prior_kind": p.kind, "prior_value": p.value, "prior_low": p.low, "prior_high": p.high,
                "value": p.value, "low": p.low, "high": p.high, "n": pd.NA, "N": pd.NA, "at_edge": False}
         if unit.kind != "held" and unit.distribution != "fixed" and stats is not None:
             z, t = _stats_of(unit, stats)
+            if informed is not None and not informed[u]:
+                t = 0.0
+            if t <= 0 and unit.leak_record is not None:
+                # no case informs it, but its leak rose past its value: its reading is now the leak
+                reading = _reading(unit, float(values[u]), values[record_unit[unit.leak_record]])
+                if reading > p.value + 1e-12:
+                    reading = min(reading, p.high)
+                    row.update(fitted=True, value=reading, low=reading, high=p.high, n=0, N=0, at_edge=True)
             if t > 0:
                 leak = values[record_unit[unit.leak_record]] if unit.leak_record is not None else None
                 x = float(values[u])
@@ -647,12 +871,16 @@ def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, 
                     lo, hi = _record_box(unit, leak)  # type: ignore[arg-type]
                 else:
                     lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
-                i_lo, i_hi = _interval(unit, x * t, t, x, lo, hi)   # the cohort's size, centred on the fit
+                weight = t                                         # the cohort's size, centred on the fit
+                if effective is not None and np.isfinite(effective[u]):
+                    weight = float(effective[u])                      # what the observed information says
+                i_lo, i_hi = _interval(unit, x * weight, weight, x, lo, hi)
                 value = _reading(unit, x, leak)
                 low, high = _reading(unit, i_lo, leak), _reading(unit, i_hi, leak)
                 value = min(max(value, p.low), p.high)
                 low, high = max(min(low, value), p.low), min(max(high, value), p.high)
-                row.update(fitted=True, value=value, low=low, high=high, n=min(int(round(z)), int(round(t))), N=int(round(t)),
+                row.update(fitted=True, informed=True, value=value, low=low, high=high, n=min(int(round(z)), int(round(t))),
+                           N=int(round(t)),
                            at_edge=bool(hi > lo and (x <= lo + 1e-12 or x >= hi - 1e-12)))
         rows.append(row)
     frame = pd.DataFrame(rows).set_index("parameter")

@@ -42,7 +42,7 @@ from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
 
-__all__ = ["Statistics", "expected_statistics"]
+__all__ = ["Statistics", "expected_statistics", "complete_cases"]
 
 #: (case, row) pairs answered per batch query (bounds memory: about 1.3 kB per pair)
 PAIR_CHUNK = 40_000
@@ -103,6 +103,16 @@ class Statistics:
         return worst
 
 
+def _structure(net: NoisyOrNetwork) -> np.ndarray:
+    """``(mb, n)``: which conditions are causes of each binary finding (a link record exists), whatever
+    its number (a link at zero is still a link: its count of trials is what lets EM move it)."""
+    mb = net.binary_count
+    out = np.zeros((mb, len(net.conditions)), dtype=bool)
+    for i in range(mb):
+        out[i, list(net.finding_parents[i])] = True
+    return out | (net.link[:mb] > 0)
+
+
 def _subset(batch: EvidenceBatch, rows: np.ndarray) -> EvidenceBatch:
     return EvidenceBatch(tuple(c[rows] for c in batch.context), batch.conditions[rows], batch.findings[rows])
 
@@ -115,6 +125,14 @@ def _known_states(batch: EvidenceBatch) -> list[np.ndarray]:
         one = nonzero.sum(axis=1) == 1
         out.append(np.where(one, np.argmax(nonzero, axis=1), -1))
     return out
+
+
+def complete_cases(batch: EvidenceBatch) -> np.ndarray:
+    """``(N,)``: the cases whose context and conditions are all observed (counted in closed form)."""
+    if len(batch) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.all(batch.conditions.min(axis=2) == 0, axis=1) & np.all(np.stack(
+        [state >= 0 for state in _known_states(batch)], axis=1), axis=1)
 
 
 def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: np.ndarray | float = 1.0,
@@ -130,8 +148,7 @@ def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: n
     if N == 0:
         return stats
     w = np.broadcast_to(np.asarray(weight, float), (N,)).astype(float)
-    known = np.all(batch.conditions.min(axis=2) == 0, axis=1) & np.all(np.stack(
-        [state >= 0 for state in _known_states(batch)], axis=1), axis=1)
+    known = complete_cases(batch)
     if known.any():
         rows = np.flatnonzero(known)
         _closed_statistics(network, _subset(batch, rows), w[rows], stats, labels, rows)
@@ -172,7 +189,7 @@ def _finding_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: Evidenc
             latent[:, i] |= active & unobserved[:, i]
     counted = present | absent | latent
     weighted = counted * w[:, None]
-    structure = net.link[:mb] > 0
+    structure = _structure(net)
     stats.leak_trials += weighted.sum(axis=0)
     stats.link_trials += (weighted.T @ post) * structure
     # fired: one query per (case, present finding) without that finding; one per case with a latent population
@@ -348,7 +365,7 @@ def _closed_statistics(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray,
             fired_by[:, i] = np.where(latent, scale, fired_by[:, i])
     counted = present | absent
     weighted = counted * w[:, None]
-    structure = net.link[:mb] > 0
+    structure = _structure(net)
     stats.leak_trials += weighted.sum(axis=0)
     stats.link_trials += (weighted.T @ df) * structure
     fired = fired_by * w[:, None]                                                   # (N, mb)

@@ -31,6 +31,10 @@ def _number(x: float) -> str:
 
 def _note(row: pd.Series, result: FitResult) -> str:
     stop = "converged" if result.converged else "stopped at the iteration limit"
+    if "informed" in row.index and not row["informed"]:
+        return (f"No case of the cohort {result.name} ({result.cases} cases) informs this number, but its effect's "
+                f"leak, fitted to them, rose past its value {row['prior_value']:.6g}: it moved with the leak (no effect "
+                f"beyond it) and keeps the rest of its range [{row['prior_low']:.6g}, {row['prior_high']:.6g}].")
     edge = " The value sits at the edge of its range: the cohort points beyond it." if row["at_edge"] else ""
     return (f"Fitted by EM (posterior mode) to the cohort {result.name} ({result.cases} cases; {result.iterations} "
             f"iterations, {stop}). Prior: {row['prior_kind']} {row['prior_value']:.6g} [{row['prior_low']:.6g}, "
