@@ -566,7 +566,6 @@ def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.nda
     """The values leak unit ``u`` may take: its range, no uninformed link's record above its range
     (its native number is 0 once the leak passes its value: its reading is then the leak), every
     fixed link's record within its range."""
-    params = knowledge.parameters
     unit = units[u]
     lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
     for v in links:
