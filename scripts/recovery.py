@@ -23,8 +23,6 @@ from bayesnet.learning.fitting import readings as record_readings
 from bayesnet.learning.sampling import sample_cohort
 
 
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=50_000)

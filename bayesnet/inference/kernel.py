@@ -47,8 +47,8 @@ brute-force enumeration.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -669,28 +669,28 @@ def _condition_weights(p_absent, p_present, a, u, mu0, mu1, group, state_of, sat
 
 
 @_step
-def _fix_satellites(weight, satellite_index, satellite_size, group, group_of, state_of):
+def _fix_satellites(weight, satellite_index, satellite_size, group, fixed, group_of, state_of):
     """Each condition's satellite group for this evidence into ``group_of``, and the state a plain
     condition is read at into ``state_of``. A satellite with one state of non-zero weight (its
-    context observed) is fixed: its members are plain conditions at that state, and the satellite,
-    left with no member, still weighs in through :func:`_satellite_mix`. So a known context sweeps
-    no satellite block."""
-    for j in range(group.shape[0]):
-        g = group[j]
-        group_of[j] = g
-        state_of[j] = 0
-        if g < 0:
-            continue
+    context observed) is fixed at that state (``fixed`` ``(G,)``, -1 where not): its members are
+    plain conditions at that state, and the satellite, left with no member, still weighs in through
+    :func:`_satellite_mix`. So a known context sweeps no satellite block."""
+    for g in range(satellite_index.shape[0]):
         live = -1
         for s in range(satellite_size[g]):
             if _joint_weight(weight, satellite_index, g, s) > 0.0:
                 if live >= 0:
-                    live = -2
+                    live = -1
                     break
                 live = s
-        if live >= 0:
+        fixed[g] = live
+    for j in range(group.shape[0]):
+        g = group[j]
+        group_of[j] = g
+        state_of[j] = 0
+        if g >= 0 and fixed[g] >= 0:
             group_of[j] = -1
-            state_of[j] = live
+            state_of[j] = fixed[g]
 
 
 @_step
@@ -1087,7 +1087,7 @@ def _buffers(n, m, E, G, W, A, T):
     ``E`` edges, ``G`` satellite groups of at most ``W`` states, ``A`` hub configurations and ``T``
     context states (with the padding entry)."""
     steps = 2 * G + n + m
-    ints = np.empty(m + 2 * n + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
+    ints = np.empty(m + G + 2 * n + (n + 1) + 2 * E + m + max(n, m) + 5 * n + n * m + 3 * steps + m + n + W, np.int64)
     floats = np.empty(2 * n + 2 * m + 2 * n + T + E + 3 * A + A * n + 3 * n * W + 3 * G * W)
     flags = np.empty(2 * n + m + 64, np.bool_)
     return ints, floats, flags
@@ -1174,9 +1174,10 @@ def _answer(prior, hub_index, satellite_index, satellite_size, unused_start, unu
                                           cause_start, cause, cause_p, u, slot_finding, w0, w1, mu0, mu1, weight)
     if status != ANSWERED:
         return _unanswered(status)
+    fixed, i = _take(ints, i, G)
     group_of, i = _take(ints, i, n)
     state_of, i = _take(ints, i, n)
-    _fix_satellites(weight, satellite_index, satellite_size, group, group_of, state_of)
+    _fix_satellites(weight, satellite_index, satellite_size, group, fixed, group_of, state_of)
     group = group_of
     log_none = np.nan
     if none:

@@ -561,8 +561,8 @@ def _start(units: Sequence[Unit], values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _leak_bounds(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, informed: np.ndarray,
-                 u: int, links: Sequence[int]) -> tuple[float, float]:
+def _leak_bounds(units: Sequence[Unit], values: np.ndarray, informed: np.ndarray, u: int,
+                 links: Sequence[int]) -> tuple[float, float]:
     """The values leak unit ``u`` may take: its range, no uninformed link's record above its range
     (its native number is 0 once the leak passes its value: its reading is then the leak), every
     fixed link's record within its range."""
@@ -601,7 +601,7 @@ def _feasible(knowledge: KnowledgeBase, units: Sequence[Unit], x: np.ndarray, fa
         if unit.kind in ("context", "condition_leak", "finding_leak") and informed[u] and unit.distribution != "fixed":
             lo, hi = max(unit.low, unit.A), min(unit.high, unit.B)
             if unit.kind != "context":
-                lo, hi = _leak_bounds(knowledge, units, fallback, informed, u, links_of.get(u, []))
+                lo, hi = _leak_bounds(units, fallback, informed, u, links_of.get(u, []))
             x[u] = min(max(x[u], lo), hi) if lo <= hi else fallback[u]
     record_unit = {unit.record: u for u, unit in enumerate(units)}
     groups: dict[int, list[int]] = {}
@@ -676,7 +676,7 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
     jobs = []
     for u in np.flatnonzero(((kind == "condition_leak") | (kind == "finding_leak")) & free):
         members = [v for v in links_of.get(u, []) if informed[v] and units[v].distribution != "fixed"]
-        lo, hi = _leak_bounds(knowledge, units, values, informed, u, links_of.get(u, []))
+        lo, hi = _leak_bounds(units, values, informed, u, links_of.get(u, []))
         if lo <= hi:
             jobs.append((u, members, lo, hi))
     if jobs:
