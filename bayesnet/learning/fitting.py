@@ -59,8 +59,11 @@ less than ``tolerance`` nats per case (default 1e-6), or when its first EM step 
 ``FitResult.iterations`` counts E-steps, and ``FitResult.log_posterior`` holds the log posterior of
 each point kept (a refused extrapolation costs an E-step and adds no point).
 
-Not fitted: the ordered findings' numbers (noisy-MAX; they keep their records) and records with a
-zero-width range. A number whose table no case observes (``T = 0``) keeps its value.
+An ordered finding's records (a leaky noisy-MAX) are fitted on their own scale, P(state | this cause
+alone) and the leak's P(state): the E-step counts the draws of the leak and of each present cause,
+and the M-step raises the table's expected log likelihood plus the records' log prior one record at
+a time within the ranges (:mod:`bayesnet.learning.noisy_max`). Not fitted: records with a zero-width
+range. A number whose table no case observes (``T = 0``) keeps its value.
 
 Intervals and counts
 --------------------
@@ -104,8 +107,10 @@ from bayesnet.errors import BayesnetError
 from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch, encode_evidence
 from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
-from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, derive_rows, link_from_value
+from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, alone_from_cause, derive_rows, \
+    link_from_value
 from bayesnet.learning.information import effective_counts, observed_information
+from bayesnet.learning.noisy_max import ORDERED_KINDS, ordered_tables, tables_of
 from bayesnet.learning.statistics import Statistics, complete_cases, expected_statistics
 
 __all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "readings", "network_with", "log_prior",
@@ -135,7 +140,8 @@ class Unit:
     """One record as a native number to fit.
 
     ``kind``: ``context`` (binary context prior), ``simplex`` (a state of a multi-state context
-    node), ``condition_leak``, ``risk``, ``finding_leak``, ``link`` or ``held`` (not fitted).
+    node), ``condition_leak``, ``risk``, ``finding_leak``, ``link``, ``ordered_leak`` (index
+    ``(o, s)``), ``ordered_link`` (index ``(o, j, s)``) or ``held`` (not fitted).
     ``alpha, beta, A, B``: the prior on the native scale; ``leak_record``: the index of the
     effect's leak record (links and risk factors).
     """
@@ -161,7 +167,8 @@ def units_of(knowledge: KnowledgeBase, locations: Sequence[ParameterLocation], n
     for r, (p, loc) in enumerate(zip(params, locations)):
         dist, alpha, beta, A, B = prior_shape(p)
         kind = {"context_prior": "context", "condition_leak": "condition_leak", "risk": "risk",
-                "finding_leak": "finding_leak", "link": "link"}.get(loc.array, "held")
+                "finding_leak": "finding_leak", "link": "link", "ordered_leak": "ordered_leak",
+                "ordered_link": "ordered_link"}.get(loc.array, "held")
         if kind == "context" and network.context_states[loc.index[0]] != BINARY:
             kind = "simplex"
         leak_record = None
@@ -201,6 +208,11 @@ def _native(network: NoisyOrNetwork, unit: Unit) -> float:
         return float(network.finding_leak[idx[0]])
     if unit.kind == "link":
         return float(network.link[idx])
+    if unit.kind == "ordered_leak":
+        return float(network.ordered[idx[0]].leak[idx[1]])
+    if unit.kind == "ordered_link":
+        finding = network.ordered[idx[0]]
+        return float(alone_from_cause(finding.cause, finding.leak)[idx[1], idx[2]])
     return math.nan
 
 
@@ -213,7 +225,7 @@ def network_with(network: NoisyOrNetwork, units: Sequence[Unit], values: np.ndar
     finding_leak = network.finding_leak.copy()
     link = network.link.copy()
     for unit, x in zip(units, values):
-        if unit.kind == "held" or not np.isfinite(x):
+        if unit.kind == "held" or unit.kind in ORDERED_KINDS or not np.isfinite(x):
             continue
         idx = unit.index
         if unit.kind == "context":
@@ -233,6 +245,9 @@ def network_with(network: NoisyOrNetwork, units: Sequence[Unit], values: np.ndar
         if network.context_states[k] != BINARY:
             prior[k] = p / p.sum()
     out = network.with_parameters(context_prior=tuple(prior), risk=tuple(risk), condition_leak=condition_leak)
+    tables = tables_of(network, units)
+    if tables:
+        out = out.with_ordered(ordered_tables(network, tables, values))
     derive_rows(out, link, finding_leak)
     return out.with_parameters(link=link, finding_leak=finding_leak)
 
@@ -476,7 +491,7 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
             cycle_gain = l2 - start_value
         else:
             candidate = np.where(moving, theta0 - 2.0 * alpha * r + alpha * alpha * v, theta2)
-            candidate = _feasible(knowledge, units, candidate, theta2, informed)
+            candidate = _feasible(knowledge, network, units, candidate, theta2, informed)
             try:
                 lx, sx, seenx = evaluate(candidate)
             except BayesnetError:                                            # the cohort impossible there
@@ -523,15 +538,15 @@ def _effective_counts(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: 
     """Each unit's effective count ``T*`` from the observed information (NaN where the one-at-a-time
     interval stays: multi-state priors, numbers on 0 or 1); see :mod:`bayesnet.learning.information`."""
     kinds = np.array([u.kind for u in units])
-    free = moving & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link"]) & \
+    free = moving & np.isin(kinds, ["context", "condition_leak", "finding_leak", "risk", "link", *ORDERED_KINDS]) & \
         np.isfinite(values) & (values > 1e-9) & (values < 1.0 - 1e-9)
     out = np.full(len(units), np.nan)
     if not free.any():
         return out
     curvature = np.array([_prior_curvature(u, float(x)) if free[i] else 0.0 for i, (u, x) in enumerate(zip(units, values))])
     information = observed_information(units, values, free, lambda v: network_with(network, units, v), estep,
-                                       phantom, cases, bool(getattr(estep, "complete", False)), _stats_of, curvature,
-                                       tuple(network.presenting))
+                                       phantom, cases, bool(getattr(estep, "complete", False)),
+                                       score_function(network, units, free), curvature, tuple(network.presenting))
     index = np.flatnonzero(free)
     position = {u: i for i, u in enumerate(index)}
     record_unit = {unit.record: u for u, unit in enumerate(units)}
@@ -545,6 +560,32 @@ def _effective_counts(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: 
                 reading[i, position[leak_unit]] = (1.0 - p) / (1.0 - L)
     out[index] = effective_counts(information, values[index], curvature[index], reading)
     return out
+
+
+def score_function(network: NoisyOrNetwork, units: Sequence[Unit], free: np.ndarray) -> Callable:
+    """``score(stats, values)``: the log likelihood's gradient over the ``free`` units (a mask), from
+    the E-step's statistics at ``values`` (Fisher's identity): ``(Z - x T) / (x (1 - x))`` for a
+    noisy-OR number, the table's gradient for an ordered finding's record."""
+    index = np.flatnonzero(free)
+    position = {u: i for i, u in enumerate(index)}
+    plain = [(i, u) for i, u in enumerate(index) if units[u].kind not in ORDERED_KINDS]
+    tables = [t for t in tables_of(network, units) if any(u in position for u in t.units)]
+
+    def score(stats: Statistics, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(index))
+        for i, u in plain:
+            z, t = _stats_of(units[u], stats)
+            x = values[u]
+            out[i] = (z - x * t) / (x * (1.0 - x))
+        for table in tables:
+            gradient = table.gradient(values[table.units], stats.ordered_leak[table.o],
+                                      stats.ordered_cause[table.o][table.parents])
+            for k, u in enumerate(table.units):
+                if u in position:
+                    out[position[u]] = gradient[k]
+        return out
+
+    return score
 
 
 def _start(units: Sequence[Unit], values: np.ndarray) -> np.ndarray:
@@ -589,11 +630,13 @@ def _links_of(units: Sequence[Unit]) -> dict[int, list[int]]:
     return out
 
 
-def _feasible(knowledge: KnowledgeBase, units: Sequence[Unit], x: np.ndarray, fallback: np.ndarray,
-              informed: np.ndarray) -> np.ndarray:
+def _feasible(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: Sequence[Unit], x: np.ndarray,
+              fallback: np.ndarray, informed: np.ndarray) -> np.ndarray:
     """``x`` moved into the set the M-step searches: leaks and context priors clipped to their
     ranges, then links and risk factors to their records' ranges given their leaks (an uninformed one
-    follows its leak as in the M-step); a multi-state prior outside its ranges takes ``fallback``'s."""
+    follows its leak as in the M-step), an ordered finding's records to their ranges; a multi-state
+    prior outside its ranges, or an ordered finding whose records no longer make distributions,
+    takes ``fallback``'s."""
     params = knowledge.parameters
     x = x.copy()
     links_of = _links_of(units)
@@ -620,6 +663,12 @@ def _feasible(knowledge: KnowledgeBase, units: Sequence[Unit], x: np.ndarray, fa
         hi = np.array([min(units[u].high, units[u].B) for u in members])
         if np.any(x[members] < lo) or np.any(x[members] > hi):
             x[members] = fallback[members]
+    for u, unit in enumerate(units):
+        if unit.kind in ORDERED_KINDS and informed[u] and unit.distribution != "fixed":
+            x[u] = min(max(x[u], max(unit.low, unit.A)), min(unit.high, unit.B))
+    for table in tables_of(network, units):
+        if not table.tables(x[table.units])[3]:
+            x[table.units] = fallback[table.units]
     return x
 
 
@@ -640,6 +689,12 @@ def _stats_of(unit: Unit, stats: Statistics) -> tuple[float, float]:
         return float(stats.leak_fired[idx[0]]), float(stats.leak_trials[idx[0]])
     if unit.kind == "link":
         return float(stats.link_fired[idx]), float(stats.link_trials[idx])
+    if unit.kind == "ordered_leak":
+        counts = stats.ordered_leak[idx[0]]
+        return float(counts[idx[1]]), float(counts.sum())
+    if unit.kind == "ordered_link":
+        counts = stats.ordered_cause[idx[0]][idx[1]]
+        return float(counts[idx[2]]), float(counts.sum())
     return 0.0, 0.0
 
 
@@ -701,6 +756,18 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
             groups.setdefault(unit.index[0], []).append(u)
     for k, members in groups.items():
         new[members] = _simplex(network, k, [units[u] for u in members], values[members], stats.context[k])
+    # ordered findings, one record at a time
+    lo, hi = np.maximum(low, A), np.minimum(high, B)
+    for table in tables_of(network, units):
+        members = table.units
+
+        def prior(i: int, x: np.ndarray, members=members) -> np.ndarray:
+            u = members[i]
+            return _log_density(x, 0.0, 0.0, alpha[u], beta[u], A[u], B[u])
+
+        new[members] = table.maximise(values[members], stats.ordered_leak[table.o],
+                                      stats.ordered_cause[table.o][table.parents], free[members], lo[members],
+                                      hi[members], prior)
     return new
 
 

@@ -15,7 +15,8 @@ The method
 The gradient of the observed-data log likelihood is exact at any numbers: by Fisher's identity it
 is ``(Z - x T) / (x (1 - x))`` for each native number ``x`` with the E-step's expected counts
 (:mod:`bayesnet.learning.statistics`; checked against the likelihood's central differences in the
-tests). Its forward differences (step ``1e-5 min(x, 1 - x)``) give the Hessian of the observed-data
+tests); for an ordered finding's record it is the gradient of that table's expected complete-data
+log likelihood (:meth:`~bayesnet.learning.noisy_max.OrderedTable.gradient`). Its forward differences (step ``1e-5 min(x, 1 - x)``) give the Hessian of the observed-data
 log likelihood (Louis' observed information, by differences of the exact score), split as
 
 * the cohort's part: when every case has its context and conditions observed, the log likelihood is
@@ -64,6 +65,8 @@ def _family(unit, presenting: tuple[int, ...]) -> tuple:
     if unit.kind in ("link", "finding_leak"):
         row = unit.index[0]
         return ("finding", -1) if row in presenting else ("finding", row)
+    if unit.kind in ("ordered_leak", "ordered_link"):
+        return ("ordered", unit.index[0])
     if unit.kind == "condition_leak":
         return ("condition", unit.index[0])
     if unit.kind == "risk":
@@ -73,28 +76,25 @@ def _family(unit, presenting: tuple[int, ...]) -> tuple:
 
 def observed_information(units: Sequence, values: np.ndarray, free: np.ndarray, network_of: Callable,
                          estep: Callable[[NoisyOrNetwork], Statistics], phantom: EvidenceBatch | None,
-                         cases: float, complete: bool, stats_of: Callable, prior_curvature: np.ndarray,
+                         cases: float, complete: bool, score: Callable, prior_curvature: np.ndarray,
                          presenting: tuple[int, ...] = ()) -> np.ndarray:
     """The negative Hessian of the log posterior over the units ``free`` (a boolean mask), in their order.
 
-    ``network_of(values)`` builds the network, ``stats_of(unit, stats)`` gives a unit's ``(Z, T)``;
-    ``complete``: every case has its context and conditions observed (the tables separate).
+    ``network_of(values)`` builds the network; ``score(stats, values)`` is the log likelihood's
+    gradient over the free units from the E-step's statistics at ``values``; ``complete``: every case
+    has its context and conditions observed (the tables separate).
     """
     index = np.flatnonzero(free)
     x0 = values[index]
     h = STEP * np.minimum(x0, 1.0 - x0)
 
-    def score(stats: Statistics, x: np.ndarray) -> np.ndarray:
-        zt = np.array([stats_of(units[u], stats) for u in index])
-        return (zt[:, 0] - x * zt[:, 1]) / (x * (1.0 - x))
-
     def data_score(v: np.ndarray) -> np.ndarray:
-        return score(estep(network_of(v)), v[index])
+        return score(estep(network_of(v)), v)
 
     def truncation_score(v: np.ndarray) -> np.ndarray:
         unseen = expected_statistics(network_of(v), phantom)
         pi = -math.expm1(unseen.log_likelihood)
-        return cases * (1.0 - pi) / pi * score(unseen, v[index])
+        return cases * (1.0 - pi) / pi * score(unseen, v)
 
     count = len(index)
     hessian = np.zeros((count, count))

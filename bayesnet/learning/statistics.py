@@ -21,6 +21,21 @@ else given the conditions). The population is observed in every case: when no pr
 is observed present, "some presenting finding present" is evidence whose activations are latent;
 each presenting finding then counts as above with ``e_-F`` the evidence without the population.
 
+An ordered finding ``Y`` (a leaky noisy-MAX) is the largest of independent draws: the leak's ``Y_L``
+from ``L`` and, for each present cause ``j``, ``Y_j`` from its own distribution ``c_j``. Its complete
+data are those draws; the counts are ``ordered_leak[s]``, the expected number of cases whose leak
+drew ``s``, and ``ordered_cause[j, s]``, those in which cause ``j`` was present and drew ``s``. For
+``Y`` observed at ``y``, with ``e_-Y`` the evidence without ``Y`` and ``Y_-j`` the largest of the other
+draws, ``P(Y_-j <= t | d) = P(Y <= t | d) / C_j(<= t)`` for ``d_j`` present, so
+
+* ``P(d_j, Y_j = y, e) = c_j(y) P(d_j, Y <= y, e_-Y) / C_j(<= y)``;
+* ``P(d_j, Y_j = s, e) = c_j(s) [P(d_j, Y <= y, e_-Y) / C_j(<= y) - P(d_j, Y <= y-1, e_-Y) / C_j(<= y-1)]``
+  for ``s < y``; draws above ``y`` are impossible;
+
+and the leak likewise with ``L``. ``P(d_j, Y <= y, e_-Y) = P(d_j, e) + P(d_j, Y <= y-1, e_-Y)``, and
+``Y <= y-1`` is the engine row ``[Y >= y]`` absent: one more exact query per case and ordered finding
+observed above its lowest state, a cheap one (an absent row is absorbed).
+
 A condition's table over its context parents is a noisy-OR of the same kind. With the parents
 known, ``P(state s of k fired | e) = q P(d_j | e) / P(d_j | c)`` (the activation only makes the
 condition present, so its posterior is the condition's, rescaled). With parents unknown, each
@@ -42,7 +57,7 @@ from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.evidence import EvidenceBatch
 from bayesnet.knowledge.network import NoisyOrNetwork
 
-__all__ = ["Statistics", "expected_statistics", "complete_cases"]
+__all__ = ["Statistics", "expected_statistics", "complete_cases", "ordered_levels"]
 
 #: (case, row) pairs answered per batch query (bounds memory: about 1.3 kB per pair)
 PAIR_CHUNK = 40_000
@@ -55,7 +70,8 @@ class Statistics:
     ``context[k]`` ``(S_k,)``; ``condition_fired``/``condition_trials`` ``(n,)`` for the
     conditions' leaks; ``risk_fired[k]``/``risk_trials[k]`` ``(n, S_k)``; ``leak_fired``/``leak_trials``
     ``(mb,)`` and ``link_fired``/``link_trials`` ``(mb, n)`` for the binary findings (presenting
-    included). ``log_likelihood`` is the sum of the cases' weight times log P(evidence), ``cases``
+    included); ``ordered_leak[o]`` ``(K_o,)`` and ``ordered_cause[o]`` ``(n, K_o)`` for the ordered
+    findings (each cause's row sums to its trials). ``log_likelihood`` is the sum of the cases' weight times log P(evidence), ``cases``
     the sum of their weights.
     """
 
@@ -68,6 +84,8 @@ class Statistics:
     leak_trials: np.ndarray
     link_fired: np.ndarray
     link_trials: np.ndarray
+    ordered_leak: list[np.ndarray]
+    ordered_cause: list[np.ndarray]
     log_likelihood: float = 0.0
     cases: float = 0.0
 
@@ -75,8 +93,10 @@ class Statistics:
     def zeros(cls, network: NoisyOrNetwork) -> Statistics:
         n, mb = len(network.conditions), network.binary_count
         cards = [len(s) for s in network.context_states]
+        levels = [len(o.states) for o in network.ordered]
         return cls([np.zeros(c) for c in cards], np.zeros(n), np.zeros(n), [np.zeros((n, c)) for c in cards],
-                   [np.zeros((n, c)) for c in cards], np.zeros(mb), np.zeros(mb), np.zeros((mb, n)), np.zeros((mb, n)))
+                   [np.zeros((n, c)) for c in cards], np.zeros(mb), np.zeros(mb), np.zeros((mb, n)), np.zeros((mb, n)),
+                   [np.zeros(K) for K in levels], [np.zeros((n, K)) for K in levels])
 
     def __add__(self, other: Statistics) -> Statistics:
         out = {}
@@ -168,8 +188,96 @@ def expected_statistics(network: NoisyOrNetwork, batch: EvidenceBatch, weight: n
     stats.log_likelihood += float(np.dot(w, log_ev))
     stats.cases += float(w.sum())
     _finding_statistics(network, engine, batch, w, log_ev, post, stats)
+    _ordered_statistics(network, engine, batch, w, log_ev, post, stats)
     _condition_statistics(network, engine, batch, w, log_ev, post, stats)
     return stats
+
+
+def ordered_levels(net: NoisyOrNetwork, batch: EvidenceBatch) -> list[np.ndarray]:
+    """For each ordered finding ``(N,)``: the observed state, -1 where unobserved (fitting takes
+    nothing else: a soft or partial observation is an error)."""
+    out = []
+    for finding in net.ordered:
+        rows = list(finding.above + finding.step)
+        lam = batch.findings[:, rows, :]
+        unobserved = lam[..., 0] == lam[..., 1]
+        absent = (lam[..., 1] == 0) & (lam[..., 0] > 0)
+        present = (lam[..., 0] == 0) & (lam[..., 1] > 0)
+        level = np.full(len(batch), -1)
+        matched = np.all(unobserved, axis=1)
+        for state in range(len(finding.states)):
+            match = np.ones(len(batch), dtype=bool)
+            said = dict(finding.rows(state))
+            for column, row in enumerate(rows):
+                kind = {None: unobserved, 0: absent, 1: present}[said.get(row)]
+                match &= kind[:, column]
+            level[match] = state
+            matched |= match
+        if not matched.all():
+            raise EvidenceError(f"fitting needs hard evidence: {finding.name} is one of its states or empty")
+        out.append(level)
+    return out
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` where ``b > 0``, else 0 (there the numerator's weight is zero too)."""
+    a, b = np.broadcast_arrays(np.asarray(a, float), np.asarray(b, float))
+    out = np.zeros(a.shape)
+    np.divide(a, b, out=out, where=b > 0)
+    return out
+
+
+def _add_draws(stats: Statistics, o: int, parents: list[int], mass: np.ndarray, w: np.ndarray, level: np.ndarray,
+               ratio_at: np.ndarray, ratio_below: np.ndarray) -> None:
+    """Add the expected draws of the ordered finding ``o``'s sources (the leak as column 0 of the
+    ratios, then each of ``parents``): ``mass`` ``(1 + P, K)`` is each source's distribution, and
+    the ratios ``(cases, 1 + P)`` are ``P(source on, Y_-source <= y, ...) / P(e)`` at ``y`` and at ``y - 1``."""
+    K = mass.shape[1]
+    states = np.arange(K)
+    below = (states[None, :] < level[:, None]).astype(float)                           # (N, K)
+    at = (states[None, :] == level[:, None]).astype(float)
+    weighted_at = ratio_at * w[:, None]
+    weighted_gap = (ratio_at - ratio_below) * w[:, None]
+    counts = mass * (weighted_gap.T @ below + weighted_at.T @ at)                       # (1 + P, K)
+    stats.ordered_leak[o] += counts[0]
+    stats.ordered_cause[o][parents] += counts[1:]
+
+
+def _ordered_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: EvidenceBatch, w: np.ndarray,
+                        log_ev: np.ndarray, post: np.ndarray, stats: Statistics) -> None:
+    """The ordered findings' draws (see the module docstring), with the conditions latent."""
+    parent_mask = np.zeros(len(net.conditions), dtype=bool)
+    for o, (finding, level) in enumerate(zip(net.ordered, ordered_levels(net, batch))):
+        seen = np.flatnonzero(level >= 0)
+        if not seen.size:
+            continue
+        parents = list(finding.parents)
+        parent_mask[:] = False
+        parent_mask[parents] = True
+        # a condition that is not a cause draws the lowest state whenever present
+        stats.ordered_cause[o][~parent_mask, 0] += w[seen] @ post[np.ix_(seen, np.flatnonzero(~parent_mask))]
+        cdf = np.cumsum(np.vstack([finding.leak[None, :], finding.cause[parents]]), axis=1)    # (1 + P, K)
+        mass = np.vstack([finding.leak[None, :], finding.cause[parents]])
+        lowest = seen[level[seen] == 0]
+        ones = np.ones((lowest.size, 1))
+        _add_draws(stats, o, parents, mass, w[lowest], level[lowest], np.hstack([ones, post[np.ix_(lowest, parents)]]),
+                   np.zeros((lowest.size, 1 + len(parents))))
+        higher = seen[level[seen] > 0]
+        rows = list(finding.above + finding.step)
+        above = np.array(finding.above)
+        for start in range(0, higher.size, PAIR_CHUNK):
+            c = higher[start:start + PAIR_CHUNK]
+            y = level[c]
+            sub = _subset(batch, c)
+            findings = sub.findings.copy()
+            findings[:, rows] = 1.0
+            findings[np.arange(c.size), above[y - 1]] = (1.0, 0.0)                          # Y <= y - 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_b, post_b = engine.query_batch(EvidenceBatch(sub.context, sub.conditions, findings))
+            share = np.where(np.isfinite(log_b), np.exp(log_b - log_ev[c]), 0.0)          # P(Y <= y-1, e_-Y) / P(e)
+            on_b = np.hstack([share[:, None], np.nan_to_num(post_b[:, parents]) * share[:, None]])
+            on_a = np.hstack([np.ones((c.size, 1)), post[np.ix_(c, parents)]]) + on_b     # P(on, Y <= y, e_-Y) / P(e)
+            _add_draws(stats, o, parents, mass, w[c], y, _divide(on_a, cdf[:, y].T), _divide(on_b, cdf[:, y - 1].T))
 
 
 def _finding_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: EvidenceBatch, w: np.ndarray,
@@ -313,6 +421,38 @@ def _condition_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: Evide
             stats.context[k] += counts
 
 
+def _closed_ordered(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray, d: np.ndarray, stats: Statistics) -> None:
+    """The ordered findings' draws with the conditions known: with ``F_-j(t) = L(<= t) prod_{k != j}
+    C_k(<= t)^d_k`` (the largest draw but ``j``'s), cause ``j`` drew ``y`` with probability
+    ``c_j(y) F_-j(y) / P(y | d)`` and ``s < y`` with ``c_j(s) (F_-j(y) - F_-j(y-1)) / P(y | d)``."""
+    for o, (finding, level) in enumerate(zip(net.ordered, ordered_levels(net, batch))):
+        seen = np.flatnonzero(level >= 0)
+        if not seen.size:
+            continue
+        parents = list(finding.parents)
+        others = np.setdiff1d(np.arange(len(net.conditions)), parents)
+        stats.ordered_cause[o][others, 0] += w[seen] @ d[np.ix_(seen, others)]
+        y, dp, ws = level[seen], d[np.ix_(seen, parents)], w[seen]
+        K, rows = len(finding.states), np.arange(seen.size)
+        mass = np.vstack([finding.leak[None, :], finding.cause[parents]])               # (1 + P, K)
+        cdf = np.cumsum(mass, axis=1)
+        factor = np.where(dp[:, :, None], cdf[None, 1:, :], 1.0)                        # (N, P, K)
+        factor = np.concatenate([np.broadcast_to(cdf[0], (seen.size, 1, K)), factor], axis=1)
+        ones = np.ones((seen.size, 1, K))
+        before = np.cumprod(np.concatenate([ones, factor[:, :-1]], axis=1), axis=1)    # products of the sources before
+        after = np.cumprod(np.concatenate([ones, factor[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+        without = before * after                                                       # (N, 1 + P, K): F_-source(t)
+        total = factor.prod(axis=1)                                                    # (N, K): F(t)
+        prior_total = np.where(y > 0, total[rows, np.maximum(y - 1, 0)], 0.0)
+        p_y = total[rows, y] - prior_total
+        on = np.hstack([np.ones((seen.size, 1)), dp.astype(float)])
+        at = without[rows, :, y]
+        below = np.where((y > 0)[:, None], without[rows, :, np.maximum(y - 1, 0)], 0.0)
+        ratio_at = on * _divide(at, p_y[:, None])
+        ratio_below = on * _divide(below, p_y[:, None])
+        _add_draws(stats, o, parents, mass, ws, y, ratio_at, ratio_below)
+
+
 def _closed_statistics(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray, stats: Statistics, labels,
                        rows: np.ndarray) -> None:
     """Cases whose context and conditions are all observed: everything in closed form.
@@ -371,6 +511,7 @@ def _closed_statistics(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray,
     fired = fired_by * w[:, None]                                                   # (N, mb)
     stats.leak_fired += net.finding_leak[:mb] * fired.sum(axis=0)
     stats.link_fired += net.link[:mb] * (fired.T @ df)
+    _closed_ordered(net, batch, w, d, stats)
     # conditions: the parents are known
     for j, parents in enumerate(net.risk_parents):
         states = np.stack([known[k] for k in parents], axis=1) if parents else np.zeros((len(w), 0), dtype=int)
