@@ -35,6 +35,7 @@ population follow the native numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,7 @@ def batch_from_records(network: NoisyOrNetwork, parameters: Sequence[Parameter],
         alone = _renormalised(alone)
         ordered.append((leak, cause_from_alone(alone, leak)))
     derive_rows(network, batch.link, batch.finding_leak, ordered)
-    return batch
+    return replace(batch, ordered=tuple(ordered))
 
 
 def complete_upper(distribution: np.ndarray) -> np.ndarray:

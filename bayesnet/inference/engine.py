@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -561,7 +561,9 @@ class ParameterBatch:
 
     ``context_prior[k]`` is ``(B, states_k)``, ``condition_leak`` ``(B, n)``, ``risk[k]``
     ``(B, n, states_k)``, ``finding_leak`` ``(B, m)``, ``link`` ``(B, m, n)``. Entries that are zero
-    in the network's structure (no link) must stay zero.
+    in the network's structure (no link) must stay zero. ``ordered``, where given, holds each ordered
+    finding's ``(leak (B, K), cause (B, n, K))`` from which its rows of ``link`` and ``finding_leak``
+    were derived (the engine reads only the rows; :meth:`network` carries the tables too).
     """
 
     context_prior: tuple[np.ndarray, ...]
@@ -569,6 +571,7 @@ class ParameterBatch:
     risk: tuple[np.ndarray, ...]
     finding_leak: np.ndarray
     link: np.ndarray
+    ordered: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None
 
     @property
     def size(self) -> int:
@@ -583,9 +586,12 @@ class ParameterBatch:
 
     def network(self, network: NoisyOrNetwork, b: int) -> NoisyOrNetwork:
         """Parameter set ``b`` as a network of the same structure."""
+        ordered = network.ordered
+        if self.ordered is not None:
+            ordered = tuple(replace(o, leak=leak[b], cause=cause[b]) for o, (leak, cause) in zip(ordered, self.ordered))
         return network.with_parameters(
             context_prior=tuple(p[b] for p in self.context_prior), condition_leak=self.condition_leak[b],
-            risk=tuple(r[b] for r in self.risk), finding_leak=self.finding_leak[b], link=self.link[b])
+            risk=tuple(r[b] for r in self.risk), finding_leak=self.finding_leak[b], link=self.link[b], ordered=ordered)
 
 
 def query_parameter_batch(network: NoisyOrNetwork, batch: ParameterBatch, evidence: EncodedEvidence,

@@ -191,7 +191,8 @@ def readings(knowledge: KnowledgeBase, locations: Sequence[ParameterLocation], n
             continue
         x = _native(network, unit)
         if unit.leak_record is not None:
-            x = 1 - (1 - _native(network, by_record[unit.leak_record])) * (1 - x)
+            leak = _native(network, by_record[unit.leak_record])
+            x = leak + (1 - leak) * x
         out[u] = x
     return out
 
@@ -905,7 +906,7 @@ def _interval(unit: Unit, z: float, t: float, mode: float, lo: float, hi: float)
 
 def _reading(unit: Unit, x: float, leak: float | None) -> float:
     if unit.kind in ("risk", "link"):
-        return 1.0 - (1.0 - leak) * (1.0 - x)  # type: ignore[operator]
+        return leak + (1.0 - leak) * x  # type: ignore[operator]   # never below the leak, in floating point too
     return x
 
 

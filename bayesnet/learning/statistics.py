@@ -260,7 +260,8 @@ def _ordered_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: Evidenc
         mass = np.vstack([finding.leak[None, :], finding.cause[parents]])
         lowest = seen[level[seen] == 0]
         ones = np.ones((lowest.size, 1))
-        _add_draws(stats, o, parents, mass, w[lowest], level[lowest], np.hstack([ones, post[np.ix_(lowest, parents)]]),
+        _add_draws(stats, o, parents, mass, w[lowest], level[lowest],
+                   _divide(np.hstack([ones, post[np.ix_(lowest, parents)]]), cdf[None, :, 0]),
                    np.zeros((lowest.size, 1 + len(parents))))
         higher = seen[level[seen] > 0]
         rows = list(finding.above + finding.step)

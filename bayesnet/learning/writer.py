@@ -26,7 +26,7 @@ __all__ = ["write_fitted"]
 
 
 def _number(x: float) -> str:
-    return f"{x:.12g}"
+    return repr(float(x))                    # the shortest text that reads back as the same number
 
 
 def _note(row: pd.Series, result: FitResult) -> str:
