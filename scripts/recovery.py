@@ -14,6 +14,8 @@ import json
 import sys
 import time
 
+import numpy as np
+
 import bayesnet
 from bayesnet.analysis.montecarlo import sample as draw_records, uncertainty
 from bayesnet.analysis.parameters import batch_from_records
@@ -48,12 +50,13 @@ def main() -> int:
     table = result.table
     true = record_readings(model.knowledge, model.locations, truth)
     informed = table["informed"].to_numpy()
-    roles = table["role"].to_numpy()
+    ordered = {o.name for o in model.network.ordered}
+    roles = np.array([f"ordered {p.role}" if p.node in ordered else p.role for p in model.knowledge.parameters])
 
     def coverage(frame):
         covered = (frame["low"].to_numpy() <= true + 1e-12) & (true <= frame["high"].to_numpy() + 1e-12)
         by_role = {role: f"{covered[informed & (roles == role)].mean():.3f} of {int((informed & (roles == role)).sum())}"
-                   for role in table["role"].unique() if (informed & (roles == role)).any()}
+                   for role in dict.fromkeys(roles) if (informed & (roles == role)).any()}
         return covered, round(float(covered[informed].mean()), 4), by_role
 
     covered, share, by_role = coverage(table)

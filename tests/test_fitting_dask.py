@@ -39,5 +39,7 @@ def test_the_statistics_of_partitions_summed_equal_the_pandas_statistics(model, 
 def test_a_fit_on_dask_equals_the_fit_on_pandas(model, cohort, client):
     on_pandas = model.fit(cohort, max_iterations=2, tolerance=0.0, intervals="complete")
     on_dask = model.fit(dd.from_pandas(cohort, npartitions=3), max_iterations=2, tolerance=0.0, intervals="complete")
-    assert np.allclose(on_dask.log_posterior, on_pandas.log_posterior, rtol=1e-12)
-    assert np.allclose(on_dask.table["value"], on_pandas.table["value"], rtol=1e-9, atol=1e-15)
+    assert np.allclose(on_dask.log_posterior, on_pandas.log_posterior, rtol=1e-10)
+    # the sums differ in their last bits; an ordered finding's records, found by a search on their
+    # objective, follow them to about 1e-8 (the square root of its rounding)
+    assert np.allclose(on_dask.table["value"], on_pandas.table["value"], rtol=0.0, atol=1e-7)

@@ -40,6 +40,8 @@ __all__ = ["NoisyOrNetwork", "OrderedFinding", "ParameterLocation", "compile_kno
            "derive_rows", "ordered_rows"]
 
 COLUMN_TOLERANCE = 1e-9
+#: a cause's cumulative probability that rises by less than this from one state to the next does not rise
+SNAP = 1e-12
 
 
 def link_from_value(value: float | np.ndarray, leak: float | np.ndarray) -> float | np.ndarray:
@@ -467,6 +469,11 @@ def cause_from_alone(alone: np.ndarray, leak: np.ndarray) -> np.ndarray:
         cdf = np.clip(np.where(leak_cdf > 0, alone_cdf / leak_cdf, 1.0), 0.0, 1.0)
     cdf[..., -1] = 1.0
     cdf = np.maximum.accumulate(cdf, axis=-1)
+    # a rise below rounding is none: the cause puts nothing on that state (an exact zero keeps the
+    # table's structure, which the engine's work depends on)
+    cdf = np.where(1.0 - cdf < SNAP, 1.0, cdf)
+    for s in range(1, cdf.shape[-1] - 1):
+        cdf[..., s] = np.where(cdf[..., s] - cdf[..., s - 1] < SNAP, cdf[..., s - 1], cdf[..., s])
     unused = alone[..., 0] == 1.0
     cdf[unused] = 1.0
     return np.diff(cdf, axis=-1, prepend=0.0)

@@ -81,7 +81,9 @@ uses ``T`` for ``T*``: one number at a time, the others fixed, the activations t
 it is too narrow (it leaves out the trade-off of a link with its leak and with the other links of
 its finding, and the truncation's ties between base rates and presenting findings).
 
-A record is *informed*, and fitted, when ``T > 0`` in the first E-step (the table's ``informed``);
+A record is *informed*, and fitted, when ``T > 0`` in the first E-step (the table's ``informed``; an
+ordered finding's record needs ``T`` of at least ``MIN_TRIALS`` cases, as its records are found
+jointly under constraints and a table whose cause the cohort all but never holds has no unique best);
 the others keep their readings, with one exception: the leak of a finding may rise past the value of
 a link that no case informs (up to that link's ``high``), and that link's native number is then 0,
 its reading the leak; the table shows it as fitted (``informed`` false, ``n = N = 0``, interval from
@@ -110,7 +112,7 @@ from bayesnet.knowledge.base import BINARY, KnowledgeBase, Parameter
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, alone_from_cause, derive_rows, \
     link_from_value
 from bayesnet.learning.information import effective_counts, observed_information
-from bayesnet.learning.noisy_max import ORDERED_KINDS, ordered_tables, tables_of
+from bayesnet.learning.noisy_max import MIN_TRIALS, ORDERED_KINDS, ordered_tables, tables_of
 from bayesnet.learning.statistics import Statistics, complete_cases, expected_statistics
 
 __all__ = ["FitResult", "fit_network", "prior_shape", "Unit", "units_of", "readings", "network_with", "log_prior",
@@ -442,7 +444,7 @@ def fit_network(knowledge: KnowledgeBase, network: NoisyOrNetwork, locations: Se
             log_posterior -= stats.cases * math.log(pi)
             stats = stats + unseen.scaled(stats.cases * (1.0 - pi) / pi)
         if informed is None:
-            informed = np.array([_stats_of(u, seen)[1] > 0 for u in units])
+            informed = np.array([_stats_of(u, seen)[1] > (MIN_TRIALS if u.kind in ORDERED_KINDS else 0.0) for u in units])
         return log_posterior + log_prior(units, x, informed), stats, seen
 
     def update(x: np.ndarray, stats: Statistics) -> np.ndarray:
@@ -668,7 +670,12 @@ def _feasible(knowledge: KnowledgeBase, network: NoisyOrNetwork, units: Sequence
         if unit.kind in ORDERED_KINDS and informed[u] and unit.distribution != "fixed":
             x[u] = min(max(x[u], max(unit.low, unit.A)), min(unit.high, unit.B))
     for table in tables_of(network, units):
-        if not table.tables(x[table.units])[3]:
+        records = table.canonical(x[table.units])
+        lo = np.array([units[u].low for u in table.units]) - 1e-12
+        hi = np.array([units[u].high for u in table.units]) + 1e-12
+        if table.tables(records)[2] and np.all((records >= lo) & (records <= hi)):
+            x[table.units] = records
+        else:
             x[table.units] = fallback[table.units]
     return x
 
@@ -764,6 +771,8 @@ def _m_step(network: NoisyOrNetwork, knowledge: KnowledgeBase, units: Sequence[U
 
         def prior(i: int, x: np.ndarray, members=members) -> np.ndarray:
             u = members[i]
+            if not informed[u] or units[u].distribution == "fixed":
+                return np.zeros(np.shape(x))
             return _log_density(x, 0.0, 0.0, alpha[u], beta[u], A[u], B[u])
 
         new[members] = table.maximise(values[members], stats.ordered_leak[table.o],
@@ -925,6 +934,11 @@ def _table(knowledge: KnowledgeBase, units: Sequence[Unit], values: np.ndarray, 
             z, t = _stats_of(unit, stats)
             if informed is not None and not informed[u]:
                 t = 0.0
+            if t <= 0 and unit.kind in ORDERED_KINDS and abs(float(values[u]) - p.value) > 1e-12:
+                # no case informs it, but the leak carried it (the canonical record of its table)
+                reading = min(max(float(values[u]), p.low), p.high)
+                row.update(fitted=True, value=reading, low=min(reading, p.value), high=max(reading, p.value), n=0, N=0,
+                           at_edge=True)
             if t <= 0 and unit.leak_record is not None:
                 # no case informs it, but its leak rose past its value: its reading is now the leak
                 reading = _reading(unit, float(values[u]), values[record_unit[unit.leak_record]])

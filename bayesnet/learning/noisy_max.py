@@ -4,19 +4,25 @@ An ordered finding's records are its leak's probabilities above the lowest state
 each cause the probability of a state with that cause alone, leak included, ``T_j(s)``; the lowest
 state of each takes what is left, and a state a cause has no record for stays at the leak's
 (:func:`~bayesnet.knowledge.network.compile_knowledge`). The table's own distributions follow:
-``C_j(<= s) = T_j(<= s) / L(<= s)``, which the knowledge base requires to be at most 1 and
-non-decreasing in ``s`` (a cause can only raise the finding): that is the feasible set of a
-table's records, and every step of the fit stays in it. The fit works on the records' readings directly (their prior
-is on that scale), so a table is rebuilt from a vector ``r`` of its records.
+``C_j(<= s) = T_j(<= s) / L(<= s)``, clipped to at most 1 and made non-decreasing in ``s`` (a cause
+can only raise the finding), as the knowledge base compiles drawn values
+(:func:`~bayesnet.knowledge.network.cause_from_alone`). The fit works on the records' readings (their
+prior is on that scale): a vector ``r`` of a table's records gives its table, and the table gives
+back the *canonical* records ``T_j(<= s) = L(<= s) C_j(<= s)``, which keep the knowledge base's
+constraint. A record moved below the leak (or the leak above a record) is thus lifted to the leak's
+level, as the leak of a binary finding carries a link no case informs. Every number the fit keeps
+is canonical, and a table whose canonical records leave their ranges is out of bounds.
 
 The E-step (:mod:`bayesnet.learning.statistics`) counts the draws of the leak and of each cause,
 ``N_L(s)`` and ``N_j(s)``, so the expected complete-data log likelihood of a table is
 ``Q(r) = sum_s N_L(s) log L(s) + sum_j sum_s N_j(s) log c_j(s)``, with ``c_j`` the cause's own
 distribution. Its gradient (:meth:`OrderedTable.gradient`, by the chain rule through the cumulative
-sums) is the score of the observed-data log likelihood at the current numbers (Fisher's identity),
-which the intervals need. The M-step maximises ``Q`` plus the records' log prior one record at a
-time, on a grid then a finer one around the best point, keeping the current value unless a
-candidate is at least as good: each step raises its part of the objective, so EM stays monotone.
+sums, where no clipping acts) is the score of the observed-data log likelihood at the current
+numbers (Fisher's identity), which the intervals need. The M-step maximises ``Q`` plus the canonical
+records' log prior one record at a time (for a cause's record, with the clipping idle, a concave
+problem: ``c_j`` is linear in it), by a grid and then a narrowing search, keeping the current value
+unless a candidate is better by more than rounding: each step raises its part of the objective, so
+EM stays monotone.
 """
 from __future__ import annotations
 
@@ -27,13 +33,17 @@ import numpy as np
 from bayesnet.knowledge.network import NoisyOrNetwork, OrderedFinding, alone_from_cause, cause_from_alone, \
     complete_distribution
 
-__all__ = ["OrderedTable", "ordered_tables", "tables_of", "ORDERED_KINDS"]
+__all__ = ["OrderedTable", "ordered_tables", "tables_of", "ORDERED_KINDS", "MIN_TRIALS"]
 
 ORDERED_KINDS = ("ordered_leak", "ordered_link")
 #: coordinate sweeps over a table's records per M-step
-SWEEPS = 2
-#: slack on the noisy-MAX constraint: a tenth of the knowledge base's (1e-12), so a fitted folder loads
-TOLERANCE = 1e-13
+SWEEPS = 1
+#: the expected number of cases with its cause present (the leak: observing the finding) below which
+#: an ordered finding's record is not fitted: with almost no cases its objective is flat, and where
+#: it ends would follow rounding
+MIN_TRIALS = 1e-3
+#: at most this many narrowing rounds of the one-dimensional search (each 32-fold)
+ROUNDS = 10
 
 
 def _log(x: np.ndarray) -> np.ndarray:
@@ -68,38 +78,60 @@ class OrderedTable:
         self.leak_cells = [(i, s) for i, (p, s) in enumerate(self.cells) if p < 0]
         self.link_cells = [(i, p, s) for i, (p, s) in enumerate(self.cells) if p >= 0]
 
-    def tables(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For records ``r`` ``(..., R)``: the leak ``(..., K)``, each parent's alone and own
-        distributions ``(..., P, K)`` and whether the records make distributions at all ``(...,)``."""
+    def tables(self, r: np.ndarray, rows: Sequence[int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For records ``r`` ``(..., R)``: the leak ``(..., K)``, the own distributions ``(..., P, K)``
+        of the parents ``rows`` (default: all, in order) and whether the leak is a distribution with
+        its lowest state possible ``(...,)``."""
         r = np.asarray(r, float)
+        rows = list(range(len(self.parents))) if rows is None else list(rows)
         shape = r.shape[:-1]
         leak = np.broadcast_to(self.base_leak, shape + self.base_leak.shape).copy()
         for i, s in self.leak_cells:
             leak[..., s] = r[..., i]
         leak = complete_distribution(leak)
-        alone = np.broadcast_to(self.base_alone, shape + self.base_alone.shape).copy()
+        given = self.given[rows]
+        alone = np.broadcast_to(self.base_alone[rows], shape + given.shape).copy()
+        where = {p: q for q, p in enumerate(rows)}
         for i, p, s in self.link_cells:
-            alone[..., p, s] = r[..., i]
-        alone = complete_distribution(np.where(self.given, alone, leak[..., None, :]))
-        leak_cdf = np.cumsum(leak, axis=-1)[..., None, :-1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.cumsum(alone, axis=-1)[..., :-1] / leak_cdf
-        # as the knowledge base requires: a cause can only raise the finding
-        valid = (leak[..., 0] > 0) & np.all(alone[..., 0] >= 0, axis=-1) & \
-            np.all(ratio <= 1 + TOLERANCE, axis=(-1, -2)) & np.all(np.diff(ratio, axis=-1) >= -TOLERANCE, axis=(-1, -2))
-        cause = cause_from_alone(alone, leak)
-        return leak, alone, cause, valid
+            if p in where:
+                alone[..., where[p], s] = r[..., i]
+        alone = complete_distribution(np.where(given, alone, leak[..., None, :]))
+        valid = (leak[..., 0] > 0) & np.all(leak >= 0, axis=-1)
+        return leak, cause_from_alone(alone, leak), valid
 
-    def data(self, r: np.ndarray, leak_counts: np.ndarray, cause_counts: np.ndarray) -> np.ndarray:
-        """``Q(r)`` ``(...,)`` for counts of the leak's draws ``(K,)`` and the parents' ``(P, K)``."""
-        leak, _, cause, valid = self.tables(r)
+    def canonical(self, r: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+        """The canonical records ``(..., R)`` of records ``r``: the readings of their table (the
+        link records of parents outside ``rows`` are left as they are)."""
+        r = np.asarray(r, float)
+        rows = list(range(len(self.parents))) if rows is None else list(rows)
+        leak, cause, _ = self.tables(r, rows)
+        alone = np.diff(np.cumsum(leak, axis=-1)[..., None, :] * np.cumsum(cause, axis=-1), axis=-1, prepend=0.0)
+        out = r.copy()
+        for i, s in self.leak_cells:
+            out[..., i] = leak[..., s]
+        where = {p: q for q, p in enumerate(rows)}
+        for i, p, s in self.link_cells:
+            if p in where:
+                out[..., i] = alone[..., where[p], s]
+        return out
+
+    def data(self, r: np.ndarray, leak_counts: np.ndarray, cause_counts: np.ndarray,
+             parent: int | None = None) -> np.ndarray:
+        """``Q(r)`` ``(...,)`` for counts of the leak's draws ``(K,)`` and the parents' ``(P, K)``;
+        with ``parent``, only that parent's terms (all that its own records change: summing the
+        others would drown a parent with few cases in their rounding)."""
+        if parent is not None:
+            _, cause, valid = self.tables(r, [parent])
+            return np.where(valid, _weighted_log(cause_counts[parent], cause[..., 0, :]).sum(axis=-1), -np.inf)
+        leak, cause, valid = self.tables(r)
         total = _weighted_log(leak_counts, leak).sum(axis=-1) + _weighted_log(cause_counts, cause).sum(axis=(-1, -2))
         return np.where(valid, total, -np.inf)
 
     def gradient(self, r: np.ndarray, leak_counts: np.ndarray, cause_counts: np.ndarray) -> np.ndarray:
         """``dQ/dr`` ``(R,)`` at records ``r`` (within the feasible set, where ``C_j = T_j / L`` holds
         without clipping)."""
-        leak, alone, cause, _ = self.tables(r)
+        leak, cause, _ = self.tables(r)
         K = leak.shape[-1]
         with np.errstate(divide="ignore", invalid="ignore"):
             g_leak = np.where(leak_counts != 0, leak_counts / leak, 0.0)
@@ -123,29 +155,62 @@ class OrderedTable:
 
     def maximise(self, r: np.ndarray, leak_counts: np.ndarray, cause_counts: np.ndarray, free: np.ndarray,
                  lo: np.ndarray, hi: np.ndarray, log_prior: Callable[[int, np.ndarray], np.ndarray]) -> np.ndarray:
-        """One M-step: coordinate ascent on ``Q(r) + sum log prior`` over the ``free`` records, each
-        within ``[lo, hi]``; ``log_prior(i, x)`` is record ``i``'s log prior density at ``x``."""
-        r = np.asarray(r, float).copy()
+        """One M-step: coordinate ascent on ``Q(r)`` plus the canonical records' log prior over the
+        ``free`` records; every canonical record stays within ``[lo, hi]``; ``log_prior(i, x)`` is
+        record ``i``'s log prior density at ``x`` (0 for a record the fit leaves out). Returns
+        canonical records."""
+        r = self.canonical(np.asarray(r, float))
+        parent_of = {i: p for i, p, _ in self.link_cells}
+        cells_of = {p: [i for i, q, _ in self.link_cells if q == p] for p in range(len(self.parents))}
+        every = list(range(len(self.cells)))
         for _ in range(SWEEPS):
             for i in np.flatnonzero(free):
                 if hi[i] <= lo[i]:
                     continue
+                parent = parent_of.get(i)
+                rows = None if parent is None else [parent]
+                touched = every if parent is None else cells_of[parent]
 
-                def objective(x: np.ndarray) -> np.ndarray:
+                def objective(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                     candidates = np.repeat(r[None, :], len(x), axis=0)
                     candidates[:, i] = x
-                    return self.data(candidates, leak_counts, cause_counts) + log_prior(i, x)
+                    candidates = self.canonical(candidates, rows)
+                    total = self.data(candidates, leak_counts, cause_counts, parent)
+                    for j in touched:
+                        value = candidates[:, j]
+                        inside = (value >= lo[j] - 1e-12) & (value <= hi[j] + 1e-12)
+                        total = np.where(inside, total + log_prior(j, np.clip(value, lo[j], hi[j])), -np.inf)
+                    return total, candidates
 
-                grid = np.linspace(lo[i], hi[i], 33)
-                score = objective(grid)
-                best = int(np.argmax(score))
-                fine = np.linspace(grid[max(best - 1, 0)], grid[min(best + 1, 32)], 33)
-                fine_score = objective(fine)
-                x = fine[int(np.argmax(fine_score))]
-                here = float(objective(np.array([r[i]]))[0]) if lo[i] <= r[i] <= hi[i] else -np.inf
-                if float(fine_score.max()) >= here and np.isfinite(fine_score.max()):
-                    r[i] = x
+                x, best = _search(lambda x: objective(x)[0], lo[i], hi[i])
+                here = float(objective(np.array([r[i]]))[0][0])
+                # a record moves only for a gain above rounding: one the cases say (almost) nothing
+                # about, whose objective is flat, stays where it is
+                if np.isfinite(best) and (best > here + 1e-12 * max(1.0, abs(here)) or not np.isfinite(here)):
+                    r = objective(np.array([x]))[1][0]
         return r
+
+
+def _search(objective: Callable[[np.ndarray], np.ndarray], lo: float, hi: float) -> tuple[float, float]:
+    """The maximiser of ``objective`` on ``[lo, hi]`` and its value: the best of a grid of 65, then
+    rounds of 65 points over its two neighbouring intervals, each round narrowing the bracket 32-fold,
+    until it is 1e-12 of the range or after ``ROUNDS`` rounds (so the answer moves continuously with
+    the counts)."""
+    grid = np.linspace(lo, hi, 65)
+    score = objective(grid)
+    b = int(np.argmax(score))
+    left, right = grid[max(b - 1, 0)], grid[min(b + 1, 64)]
+    x, best = grid[b], float(score[b])
+    for _ in range(ROUNDS):
+        if not right - left > 1e-12 * (hi - lo):
+            break
+        grid = np.linspace(left, right, 65)
+        score = objective(grid)
+        b = int(np.argmax(score))
+        if score[b] >= best:
+            x, best = grid[b], float(score[b])
+        left, right = grid[max(b - 1, 0)], grid[min(b + 1, 64)]
+    return float(x), best
 
 
 def tables_of(network: NoisyOrNetwork, units: Sequence) -> list[OrderedTable]:
@@ -171,7 +236,7 @@ def ordered_tables(network: NoisyOrNetwork, tables: Sequence[OrderedTable],
     (the fit's vector of numbers); findings without a table keep ``network``'s."""
     out = [(o.leak, o.cause) for o in network.ordered]
     for table in tables:
-        leak, _, cause_parents, _ = table.tables(values[table.units])
+        leak, cause_parents, _ = table.tables(values[table.units])
         cause = network.ordered[table.o].cause.copy()
         cause[table.parents] = cause_parents
         out[table.o] = (leak, cause)
