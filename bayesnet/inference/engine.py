@@ -31,7 +31,6 @@ Two implementations
 """
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -154,28 +153,48 @@ class ExactEngine:
             first = self._kernel.one(context, _branch(conditions, cut, (0,) * len(cut)), findings)
             if first[0] != DECLINED:
                 break
-        logs, nones, parts = [], [], []
-        for branch in itertools.product((0, 1), repeat=len(cut)):
-            known = _branch(conditions, cut, branch)
-            status, log_evidence, log_none, posterior = (first if not any(branch)     # the probe answered it
-                                                         else self._kernel.one(context, known, findings))
-            if status == DECLINED:
-                log_e, post = _evaluate(self.structure, self._parameters, context[None], known[None], findings[None])
-                log_evidence, posterior, log_none = float(log_e[0]), post[0], -np.inf
-                if not any(branch):                # with a cut condition present, nothing-present is impossible
-                    log_n, _ = _evaluate(self.structure, self._parameters, context[None],
-                                         (known * np.array([1.0, 0.0]))[None], findings[None])
-                    log_none = float(log_n[0])
-            elif status == IMPOSSIBLE:
-                log_evidence, log_none, posterior = -np.inf, -np.inf, np.zeros(len(posterior))
-            logs.append([log_evidence])
-            nones.append([log_none])
-            parts.append([posterior])
-        weights = np.ones(len(logs))
-        log_evidence, posterior = mix(weights, np.array(logs), np.nan_to_num(np.array(parts)))
-        log_none, _ = mix(weights, np.array(nones), np.zeros((len(nones), 1, 1)))
-        log_evidence, posterior = _finish(log_evidence, posterior, conditions[None])
-        return Answer(float(log_evidence[0]), posterior[0], float(log_none[0]))
+        log_evidence, log_none, posterior = self._branches(context, conditions, findings, cut, first)
+        log_evidence, posterior = _finish(np.array([log_evidence]), posterior[None], conditions[None])
+        return Answer(float(log_evidence[0]), posterior[0], log_none)
+
+    def _branches(self, context: np.ndarray, conditions: np.ndarray, findings: np.ndarray, cut: Sequence[int],
+                  first: tuple) -> tuple[float, float, np.ndarray]:
+        """log P(evidence), log P(evidence, every condition absent) and the posteriors, summed over every
+        branch of the conditions ``cut``: the kernel answers them in batches (``first``, its answer
+        with every cut condition absent, is reused), the general path the branches it declines."""
+        count = 1 << len(cut)
+        logs = np.empty(count)
+        parts = np.empty((count, conditions.shape[0]))
+        status0, logs[0], log_none, parts[0] = first
+        states = (np.arange(count)[:, None] >> np.arange(len(cut))[None, :]) & 1           # (B, cut): 1 present
+        for start in range(1, count, BRANCH_CHUNK):
+            rows = np.arange(start, min(start + BRANCH_CHUNK, count))
+            known = np.repeat(conditions[None], rows.size, axis=0)
+            for k, j in enumerate(cut):
+                known[np.arange(rows.size), j, 1 - states[rows, k]] = 0.0
+            size = rows.size
+            status, log_e, post = self._kernel.rows(np.repeat(context[None], size, axis=0), known,
+                                                    np.repeat(findings[None], size, axis=0))
+            logs[rows], parts[rows] = log_e, post
+            for i in np.flatnonzero(status == DECLINED):
+                log_g, post_g = _evaluate(self.structure, self._parameters, context[None], known[i][None],
+                                          findings[None])
+                logs[rows[i]], parts[rows[i]] = float(log_g[0]), post_g[0]
+            impossible = status == IMPOSSIBLE
+            logs[rows[impossible]] = -np.inf
+            parts[rows[impossible]] = 0.0
+        if status0 == DECLINED:
+            known = _branch(conditions, cut, (0,) * len(cut))
+            log_g, post_g = _evaluate(self.structure, self._parameters, context[None], known[None], findings[None])
+            logs[0], parts[0] = float(log_g[0]), post_g[0]
+            # with a cut condition present, nothing-present is impossible: only this branch has it
+            log_n, _ = _evaluate(self.structure, self._parameters, context[None], (known * np.array([1.0, 0.0]))[None],
+                                 findings[None])
+            log_none = float(log_n[0])
+        elif status0 == IMPOSSIBLE:
+            logs[0], log_none, parts[0] = -np.inf, -np.inf, 0.0
+        log_evidence, posterior = mix(np.ones(count), logs[:, None], np.nan_to_num(parts)[:, None, :])
+        return float(log_evidence[0]), float(log_none), posterior[0]
 
     def query_batch(self, batch: EvidenceBatch, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """log P(evidence) ``(N,)`` and P(condition present | evidence) ``(N, n)`` for N cases.
@@ -216,6 +235,10 @@ _PAD = np.zeros(1)
 def _padded_prior(context_prior: Sequence[np.ndarray], rows: int) -> np.ndarray:
     """``(rows, T + 1)``: the context priors ``(rows, states_k)`` side by side, then 0 (the padding entry)."""
     return np.concatenate([np.asarray(p, float) for p in context_prior] + [np.zeros((rows, 1))], axis=1)
+
+
+#: branches of a declined case answered per batch call of the kernel
+BRANCH_CHUNK = 4096
 
 
 def _settle(status: np.ndarray, log_evidence: np.ndarray, posterior: np.ndarray,
