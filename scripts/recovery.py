@@ -51,7 +51,7 @@ def main() -> int:
     true = record_readings(model.knowledge, model.locations, truth)
     informed = table["informed"].to_numpy()
     ordered = {o.name for o in model.network.ordered}
-    roles = np.array([f"ordered {p.role}" if p.node in ordered else p.role for p in model.knowledge.parameters])
+    roles = np.array([f"ordered {p.role}" if p.node in ordered else p.role for p in model.knowledge.parameters], dtype=object)
 
     def coverage(frame):
         covered = (frame["low"].to_numpy() <= true + 1e-12) & (true <= frame["high"].to_numpy() + 1e-12)
