@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import signal
 import sys
 from types import ModuleType
 from pathlib import Path
@@ -43,3 +44,10 @@ def load_script(name: str) -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def default_sigint() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child takes SIGINT as a user's Ctrl-C even when the
+    tests were started with SIGINT ignored (``nohup ... &`` without job control), which a child
+    inherits and Python keeps."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

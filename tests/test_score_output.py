@@ -14,7 +14,7 @@ import pytest
 
 import bayesnet.cli.score_command as score_command
 from bayesnet.cli import main
-from conftest import SMALL
+from conftest import SMALL, default_sigint
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -157,7 +157,8 @@ def test_a_signal_during_score_ends_with_one_line_and_no_partial_file(tmp_path, 
     output.write_text("previous\n")
     process = subprocess.Popen([sys.executable, "-m", "bayesnet", "--priors", str(SMALL), "score", str(cases),
                                 "-o", str(output), "--chunksize", "500"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                               preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

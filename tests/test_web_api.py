@@ -320,10 +320,11 @@ def test_bayesnet_serve_answers_on_loopback_bears_a_short_load_test_and_stops_on
     import sys
     import urllib.request
 
-    from conftest import load_script
+    from conftest import default_sigint, load_script
 
     process = subprocess.Popen([sys.executable, "-m", "bayesnet", "serve", "--port", "0"], stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               stdout=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=default_sigint)
     try:
         lines = []
         for line in process.stderr:
