@@ -172,9 +172,8 @@ class ExactEngine:
             known = np.repeat(conditions[None], rows.size, axis=0)
             for k, j in enumerate(cut):
                 known[np.arange(rows.size), j, 1 - states[rows, k]] = 0.0
-            size = rows.size
-            status, log_e, post = self._kernel.rows(np.repeat(context[None], size, axis=0), known,
-                                                    np.repeat(findings[None], size, axis=0))
+            status, log_e, post = self._kernel.rows(np.repeat(context[None], rows.size, axis=0), known,
+                                                    np.repeat(findings[None], rows.size, axis=0))
             logs[rows], parts[rows] = log_e, post
             for i in np.flatnonzero(status == DECLINED):
                 log_g, post_g = _evaluate(self.structure, self._parameters, context[None], known[i][None],

@@ -227,6 +227,20 @@ def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _sources(net: NoisyOrNetwork, o: int, present: np.ndarray, w: np.ndarray, stats: Statistics
+             ) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The ordered finding ``o``'s parents and its sources' distributions and cumulative sums
+    ``(1 + P, K)`` (the leak first). Conditions that are not causes draw the lowest state whenever
+    present: their counts, from ``present`` ``(N, n)`` (each case's P(condition present)) and the
+    cases' weights ``w``, are added here."""
+    finding = net.ordered[o]
+    parents = list(finding.parents)
+    others = np.setdiff1d(np.arange(len(net.conditions)), parents)
+    stats.ordered_cause[o][others, 0] += w @ present[:, others]
+    mass = np.vstack([finding.leak[None, :], finding.cause[parents]])
+    return parents, mass, np.cumsum(mass, axis=1)
+
+
 def _add_draws(stats: Statistics, o: int, parents: list[int], mass: np.ndarray, w: np.ndarray, level: np.ndarray,
                ratio_at: np.ndarray, ratio_below: np.ndarray) -> None:
     """Add the expected draws of the ordered finding ``o``'s sources (the leak as column 0 of the
@@ -246,18 +260,11 @@ def _add_draws(stats: Statistics, o: int, parents: list[int], mass: np.ndarray, 
 def _ordered_statistics(net: NoisyOrNetwork, engine: ExactEngine, batch: EvidenceBatch, w: np.ndarray,
                         log_ev: np.ndarray, post: np.ndarray, stats: Statistics) -> None:
     """The ordered findings' draws (see the module docstring), with the conditions latent."""
-    parent_mask = np.zeros(len(net.conditions), dtype=bool)
     for o, (finding, level) in enumerate(zip(net.ordered, ordered_levels(net, batch))):
         seen = np.flatnonzero(level >= 0)
         if not seen.size:
             continue
-        parents = list(finding.parents)
-        parent_mask[:] = False
-        parent_mask[parents] = True
-        # a condition that is not a cause draws the lowest state whenever present
-        stats.ordered_cause[o][~parent_mask, 0] += w[seen] @ post[np.ix_(seen, np.flatnonzero(~parent_mask))]
-        cdf = np.cumsum(np.vstack([finding.leak[None, :], finding.cause[parents]]), axis=1)    # (1 + P, K)
-        mass = np.vstack([finding.leak[None, :], finding.cause[parents]])
+        parents, mass, cdf = _sources(net, o, post[seen], w[seen], stats)
         lowest = seen[level[seen] == 0]
         ones = np.ones((lowest.size, 1))
         _add_draws(stats, o, parents, mass, w[lowest], level[lowest],
@@ -430,13 +437,9 @@ def _closed_ordered(net: NoisyOrNetwork, batch: EvidenceBatch, w: np.ndarray, d:
         seen = np.flatnonzero(level >= 0)
         if not seen.size:
             continue
-        parents = list(finding.parents)
-        others = np.setdiff1d(np.arange(len(net.conditions)), parents)
-        stats.ordered_cause[o][others, 0] += w[seen] @ d[np.ix_(seen, others)]
+        parents, mass, cdf = _sources(net, o, d[seen].astype(float), w[seen], stats)
         y, dp, ws = level[seen], d[np.ix_(seen, parents)], w[seen]
         K, rows = len(finding.states), np.arange(seen.size)
-        mass = np.vstack([finding.leak[None, :], finding.cause[parents]])               # (1 + P, K)
-        cdf = np.cumsum(mass, axis=1)
         factor = np.where(dp[:, :, None], cdf[None, 1:, :], 1.0)                        # (N, P, K)
         factor = np.concatenate([np.broadcast_to(cdf[0], (seen.size, 1, K)), factor], axis=1)
         ones = np.ones((seen.size, 1, K))
