@@ -160,10 +160,12 @@ class ParquetSink:
         pq = _pyarrow()
         table = pa.Table.from_pandas(frame.reset_index(), preserve_index=False)
         if self.writer is None:
-            # dictionary encoding suits the text columns; tried on posteriors (all distinct) it costs
-            # most of the writing time and is dropped anyway
+            # dictionary encoding and compression suit the text columns; tried on posteriors (all
+            # distinct, full-precision floats) they cost much of the writing time and save nothing
             text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-            self.writer = pq.ParquetWriter(str(self.temporary), table.schema, use_dictionary=text)
+            compression = {f.name: "snappy" if f.name in text else "none" for f in table.schema}
+            self.writer = pq.ParquetWriter(str(self.temporary), table.schema, use_dictionary=text,
+                                           compression=compression)
         self.writer.write_table(table.cast(self.writer.schema))
         self.header = False
 

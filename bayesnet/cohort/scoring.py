@@ -225,7 +225,7 @@ def _state_codes(values: pd.Series, states: tuple[str, ...]) -> np.ndarray:
             return np.array([_code(c, position) for c in values.tolist()], dtype=np.int64)
         distinct = list(distinct)
     lookup = [_code(c, position) for c in distinct]
-    return np.array([*lookup, BLANK], dtype=np.int64)[codes]  # code -1 (missing) -> BLANK
+    return np.array([*lookup, BLANK], dtype=np.int16)[codes]  # code -1 (missing) -> BLANK
 
 
 def _code(cell: object, position: dict[str, int]) -> int:
@@ -434,7 +434,8 @@ def score_frame(model: Model, frame: pd.DataFrame, *, on_error: OnError = "raise
             found = found.iloc[np.argsort(found["row"].to_numpy(), kind="stable")]
         errors = found
         valid, log_ev, posterior = valid[~impossible], log_ev[~impossible], posterior[~impossible]
-    result = pd.DataFrame(posterior, index=frame.index[valid], columns=list(model.conditions))
+    # the engine's array is new and owned here: the frame takes it as it is (pandas would copy it)
+    result = pd.DataFrame(posterior, index=frame.index[valid], columns=list(model.conditions), copy=False)
     if log_evidence:
         result[LOG_EVIDENCE] = log_ev
     return CohortScore(result, errors)
