@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bayesnet.errors import BayesnetError, UnknownNameError
-from bayesnet.analysis.evaluation import calibration_figure, evaluate, read_cases
+from bayesnet.analysis.evaluation import calibration_figure, evaluate, log_bayes_factors, read_cases
 
 CASES = pd.DataFrame({
     "case": ["a", "b", "c", "d"],
@@ -34,6 +34,30 @@ def test_ranks_and_scores_equal_direct_queries(small_model):
     assert result.summary["brier"] == pytest.approx(brier, abs=1e-12)
     assert result.by_condition.loc["fop", "cases"] == 2
     assert result.calibration["pairs"].sum() == len(CASES) * len(small_model.conditions)
+
+
+def test_the_bayes_factor_is_the_ratio_of_the_evidence_given_present_and_absent(model):
+    """log P(e | C present) / P(e | C absent), computed from joint probabilities of the evidence with
+    the condition clamped, equals the posterior's log odds minus the referral prior's."""
+    evidence = {"connective_tissue_disease": "lupus", "site_lower_legs": "present", "soft_tissue_mass": "present"}
+    factors = log_bayes_factors(model.posteriors(evidence))
+    for condition in ["calcification_lupus", "myositis_ossificans_traumatic", "fop", "dipo_idiopathic"]:
+        joint = [model.probability_of_evidence({**evidence, condition: s}) for s in ("present", "absent")]
+        alone = [model.probability_of_evidence({condition: s}) for s in ("present", "absent")]
+        expected = np.log(joint[0] / joint[1]) - np.log(alone[0] / alone[1])
+        assert factors[condition] == pytest.approx(expected, abs=1e-9)
+
+
+def test_ranks_at_equal_prior_odds_follow_the_bayes_factors(small_model):
+    result = evaluate(small_model, CASES)
+    for row in result.cases.itertuples():
+        evidence = dict(item.split("=") for item in CASES.set_index("case").loc[row.case, "evidence"].split())
+        factors = log_bayes_factors(small_model.posteriors(evidence))
+        truth = factors[row.condition]
+        assert (factors > truth).sum() + 1 <= row.rank_equal_odds <= (factors >= truth).sum()
+    assert result.summary["top3_equal_odds"] == pytest.approx((result.cases["rank_equal_odds"] <= 3).mean())
+    # case b: myositis ossificans has the only factor above zero, so it is first at equal odds too
+    assert result.cases.set_index("case").loc["b", "rank_equal_odds"] == 1
 
 
 def test_wrong_tops_count_and_share_the_cases_of_other_conditions(small_model):

@@ -17,7 +17,7 @@ import pandas as pd
 from bayesnet.errors import BayesnetError, EvidenceError, UnknownNameError
 from bayesnet.inference.evidence import parse_evidence
 
-__all__ = ["Evaluation", "evaluate", "read_cases", "calibration_figure"]
+__all__ = ["Evaluation", "evaluate", "read_cases", "calibration_figure", "log_bayes_factors"]
 
 REQUIRED = ("case", "condition", "evidence")
 #: bins of predicted probability for the calibration table
@@ -28,10 +28,11 @@ BINS = np.array([0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0])
 class Evaluation:
     """The answers to a case set.
 
-    ``cases``: one row per case answered (rank of the reported condition, its posterior, the top
+    ``cases``: one row per case answered (rank of the reported condition, its rank by Bayes factor
+    (``rank_equal_odds``: as if every condition had the same prior odds), its posterior, the top
     condition and its posterior, the probability of no modelled condition). ``summary``: top-1,
-    top-3 and top-5 shares, mean posterior of the truth, Brier score. ``by_condition``: the same per
-    reported condition. ``wrong_tops``: per condition, how often it is on top when the truth is
+    top-3 and top-5 shares, mean posterior of the truth, Brier score, and top-k at equal prior odds.
+    ``by_condition``: the same per reported condition. ``wrong_tops``: per condition, how often it is on top when the truth is
     another condition, as a count and a share of those cases. ``calibration``: per bin of predicted
     probability (over every case x condition pair), the mean prediction and the observed share.
     ``errors``: cases that could not be answered, with the reason.
@@ -77,24 +78,40 @@ def evaluate(model, cases: pd.DataFrame) -> Evaluation:
             errors.append({"case": record.case, "message": str(error)})
             continue
         ranked = list(frame.index)
+        by_factor = list(frame.index[np.argsort(-log_bayes_factors(frame), kind="stable")])
         rows.append({"case": record.case, "condition": record.condition, "rank": ranked.index(record.condition) + 1,
+                     "rank_equal_odds": by_factor.index(record.condition) + 1,
                      "posterior": float(frame.loc[record.condition, "posterior"]), "top": ranked[0],
                      "top_posterior": float(frame["posterior"].iloc[0]), "none": frame.attrs["none"]})
         posteriors.append(frame["posterior"].reindex(model.conditions).to_numpy())
         truth.append(np.array(model.conditions) == record.condition)
-    table = pd.DataFrame(rows, columns=["case", "condition", "rank", "posterior", "top", "top_posterior", "none"])
+    table = pd.DataFrame(rows, columns=["case", "condition", "rank", "rank_equal_odds", "posterior", "top",
+                                        "top_posterior", "none"])
     predicted = np.array(posteriors).reshape(-1, len(model.conditions))
     observed = np.array(truth, dtype=float).reshape(predicted.shape)
     return Evaluation(table, _summary(table, predicted, observed), _by_condition(table), _wrong_tops(table, model),
                       _calibration(predicted, observed), pd.DataFrame(errors, columns=["case", "message"]))
 
 
+def log_bayes_factors(frame: pd.DataFrame) -> pd.Series:
+    """Each condition's log Bayes factor for the evidence of a differential (``posterior`` and
+    ``prior`` columns, as :meth:`~bayesnet.model.Model.posteriors` returns): log posterior odds minus
+    log prior odds, i.e. log P(evidence | present) / P(evidence | absent) within the population.
+    Ranking by it is ranking as if every condition had the same prior odds at referral."""
+    posterior, prior = frame["posterior"].to_numpy(float), frame["prior"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.log(posterior) - np.log1p(-posterior) - np.log(prior) + np.log1p(-prior)
+    return pd.Series(np.nan_to_num(factor, nan=-np.inf), index=frame.index, name="log_bayes_factor")
+
+
 def _summary(table: pd.DataFrame, predicted: np.ndarray, observed: np.ndarray) -> pd.Series:
-    rank = table["rank"]
+    rank, equal = table["rank"], table["rank_equal_odds"]
     return pd.Series({
         "cases": len(table), "top1": float((rank == 1).mean()), "top3": float((rank <= 3).mean()),
         "top5": float((rank <= 5).mean()), "mean_posterior_of_truth": float(table["posterior"].mean()),
         "brier": float(((predicted - observed) ** 2).sum(axis=1).mean()) if len(table) else float("nan"),
+        "top1_equal_odds": float((equal == 1).mean()), "top3_equal_odds": float((equal <= 3).mean()),
+        "top5_equal_odds": float((equal <= 5).mean()),
     }, name="value")
 
 
@@ -105,6 +122,7 @@ def _by_condition(table: pd.DataFrame) -> pd.DataFrame:
         "top3": grouped["rank"].apply(lambda r: int((r <= 3).sum())),
         "top5": grouped["rank"].apply(lambda r: int((r <= 5).sum())),
         "mean_posterior": grouped["posterior"].mean(), "median_rank": grouped["rank"].median(),
+        "top3_equal_odds": grouped["rank_equal_odds"].apply(lambda r: int((r <= 3).sum())),
     }).sort_index()
 
 

@@ -152,6 +152,9 @@ def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
         s = result.summary
         lines = [f"{int(s['cases'])} cases: top-1 {s['top1']:.1%}, top-3 {s['top3']:.1%}, top-5 {s['top5']:.1%}; "
                  f"mean posterior of the reported condition {s['mean_posterior_of_truth']:.3f}; Brier score {s['brier']:.3f}",
+                 f"ranked by Bayes factor, as if every condition had the same prior odds (the case set's mix of "
+                 f"conditions set aside): top-1 {s['top1_equal_odds']:.1%}, top-3 {s['top3_equal_odds']:.1%}, "
+                 f"top-5 {s['top5_equal_odds']:.1%}",
                  "", "per reported condition:", result.by_condition.to_string(float_format="{:.3f}".format), "",
                  "conditions on top when the reported diagnosis is another "
                  "(count, and share of the cases whose truth is another condition):",
