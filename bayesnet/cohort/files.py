@@ -192,11 +192,12 @@ def score_parquet(model, path: str | Path, *, chunksize: int | None = None, on_e
     start of the file (the index is the row number, named ``row``, unless ``id_column`` names a
     column of case identifiers).
     """
+    from bayesnet.cohort.readahead import read_ahead
     from bayesnet.cohort.scoring import CHUNKSIZE, score_frame
 
     chunksize = CHUNKSIZE if chunksize is None else chunksize
     first_row = 1
-    for chunk in iter_parquet(path, chunksize):
+    for chunk in read_ahead(iter_parquet(path, chunksize)):  # the next batch is decoded while this one is scored
         if id_column is None:
             chunk.index = pd.RangeIndex(first_row, first_row + len(chunk), name="row")
         else:
