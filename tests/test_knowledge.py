@@ -49,6 +49,22 @@ def test_a_cause_below_its_leak_is_rejected(small_copy):
     assert "links.csv:6 [value]" in problem and "below the leak 0.1" in problem and "finding_leaks.csv:5" in problem
 
 
+@pytest.mark.parametrize("slowly, refused", [("0.19999999999", False), ("0.1", True)])
+def test_an_ordered_cause_that_lowers_its_finding_is_refused_beyond_rounding(tmp_path, slowly, refused):
+    """Myositis ossificans's growth rows sit on the constraint (its cumulative probabilities are 2/3
+    of the leak's at both states). Moved below it by rounding they load; by 0.1, they are refused."""
+    import shutil
+
+    folder = tmp_path / "priors"
+    shutil.copytree(bayesnet.model.default_priors_path(), folder)
+    edit(folder / "links.csv", "growth,slowly_enlarging,myositis_ossificans_traumatic,0.2,",
+         f"growth,slowly_enlarging,myositis_ossificans_traumatic,{slowly},")
+    if refused:
+        assert any("growth <- myositis_ossificans_traumatic: a cause can only raise" in p for p in problems_of(folder))
+    else:
+        bayesnet.load(folder)
+
+
 def test_verbal_rows_take_their_value_from_the_scale(small_copy, small_model):
     link = next(p for p in small_model.knowledge.parameters if p.name == "link:peripheral_rim<-myositis_ossificans")
     assert (link.kind, link.value, link.low, link.high) == ("verbal", 0.8, 0.65, 0.9)

@@ -30,6 +30,13 @@ __all__ = [
     "KINDS",
 ]
 
+#: how far an ordered finding's cause may seem to lower it (the ratio of its cumulative probabilities
+#: to the leak's) before the loader refuses it: rounding only. A fitted folder's numbers sit on
+#: their ranges' edges to within 1e-12 and the ratio divides by the leak's, so 1e-12 would refuse
+#: rounding; a table written by hand that breaks the constraint does so by far more than 1e-9, and
+#: the engine clips what is left (``cause_from_alone``).
+ORDERED_SLACK = 1e-9
+
 NodeType = Literal["context", "condition", "finding"]
 Role = Literal["context_prior", "condition_leak", "risk_factor", "finding_leak", "link"]
 KINDS = ("reported", "derived", "verbal", "assumed", "literature", "fitted")
@@ -591,7 +598,7 @@ def _check_ordered(reader: _Reader, nodes: list[NodeSpec], params: list[Paramete
                 reader.problem(first.file, first.line, "value", f"the rows of {node.name} <- {cause} sum to more than 1")
                 continue
             ratio = cdf / leak_cdf
-            if np.any(ratio > 1 + 1e-12) or np.any(np.diff(ratio) < -1e-12):
+            if np.any(ratio > 1 + ORDERED_SLACK) or np.any(np.diff(ratio) < -ORDERED_SLACK):
                 reader.problem(first.file, first.line, "value",
                                f"{node.name} <- {cause}: a cause can only raise an ordered finding; its cumulative "
                                f"probabilities {np.round(cdf, 4).tolist()} must stay at or below the leak's "
