@@ -33,8 +33,9 @@ class Evaluation:
     condition and its posterior, the probability of no modelled condition). ``summary``: top-1,
     top-3 and top-5 shares, mean posterior of the truth, Brier score, and top-k at equal prior odds.
     ``by_condition``: the same per reported condition. ``wrong_tops``: per condition, how often it is
-    on top when the truth is another condition, as a count and a share of those cases. ``calibration``: per bin of predicted
-    probability (over every case x condition pair), the mean prediction and the observed share.
+    on top when the truth is another condition, as a count and a share of those cases.
+    ``calibration``: per bin of predicted probability (over every case x condition pair), the mean
+    prediction and the observed share.
     ``errors``: cases that could not be answered, with the reason.
     """
 

@@ -162,10 +162,11 @@ class ParquetSink:
         if self.writer is None:
             # dictionary encoding and compression suit the text columns; tried on posteriors (all
             # distinct, full-precision floats) they cost much of the writing time and save nothing
-            text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-            compression = {f.name: "snappy" if f.name in text else "none" for f in table.schema}
-            self.writer = pq.ParquetWriter(str(self.temporary), table.schema, use_dictionary=text,
-                                           compression=compression)
+            text = {f.name: not pa.types.is_floating(f.type) for f in table.schema}
+            self.writer = pq.ParquetWriter(str(self.temporary), table.schema,
+                                           use_dictionary=[name for name, is_text in text.items() if is_text],
+                                           compression={name: "snappy" if is_text else "none"
+                                                        for name, is_text in text.items()})
         self.writer.write_table(table.cast(self.writer.schema))
         self.header = False
 
