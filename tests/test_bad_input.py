@@ -76,3 +76,14 @@ def test_every_user_error_is_a_bayesnet_error():
 def test_evidence_must_be_a_mapping(small_model):
     with pytest.raises(EvidenceError, match="evidence must be a mapping from node to state, got list"):
         small_model.posteriors(["peripheral_rim=present"])
+
+
+@pytest.mark.parametrize("value, words", [
+    ("!elderly", "unknown state of age_band 'elderly'"),
+    ("child,elderly", "unknown state of age_band 'elderly'"),
+    ("!child,adult", "rules out every state of age_band (child, adult), so it is impossible"),
+])
+def test_a_bad_set_of_states_is_named(small_model, value, words):
+    with pytest.raises(BayesnetError) as caught:
+        small_model.posteriors({"age_band": value})
+    assert words in str(caught.value)

@@ -85,3 +85,33 @@ def test_engine_agrees_with_pgmpy_on_the_small_model(small_model):
     ours = small_model.posteriors(evidence)["posterior"]
     theirs = small_model.reference_posteriors(evidence)
     np.testing.assert_allclose(ours[theirs.index], theirs, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("node, value, vector", [
+    ("connective_tissue_disease", "!none", [0.0, 1.0, 1.0, 1.0]),
+    ("connective_tissue_disease", "systemic_sclerosis,lupus", [0.0, 1.0, 0.0, 1.0]),
+    ("connective_tissue_disease", "!dermatomyositis, lupus", [1.0, 1.0, 0.0, 0.0]),
+    ("extent", "single_site,multifocal", [1.0, 1.0, 0.0]),
+    ("duration", "!under_3_months", [0.0, 1.0, 1.0]),
+])
+def test_a_set_of_states_is_the_likelihood_that_is_one_on_the_set(model, node, value, vector):
+    """``a,b`` (one of these states) and ``!a`` (not this state) narrow a node without naming its
+    state: the same answer as the 0/1 likelihood, and the same as pgmpy's."""
+    base = {"mineral_soft_tissue": "present", "soft_tissue_mass": "present", "site_periarticular_large_joint": "present"}
+    as_set = model.posteriors({**base, node: value})["posterior"]
+    as_vector = model.posteriors({**base, node: vector})["posterior"]
+    pd.testing.assert_series_equal(as_set, as_vector, rtol=0, atol=1e-15)
+    reference = model.reference_posteriors({**base, node: value})
+    np.testing.assert_allclose(as_set[reference.index], reference, rtol=0, atol=1e-9)
+    unobserved = model.posteriors(base)["posterior"]
+    assert not np.allclose(as_set[unobserved.index], unobserved)
+
+
+def test_a_set_of_states_on_the_command_line_reads_back_as_it_was_written():
+    from bayesnet.inference.evidence import describe, parse_evidence
+
+    tokens = ["connective_tissue_disease!=none", "extent=single_site,multifocal", "trauma=present", "pain_or_tenderness=0.2,0.8"]
+    evidence = parse_evidence(tokens)
+    assert evidence == {"connective_tissue_disease": "!none", "extent": "single_site,multifocal", "trauma": "present",
+                        "pain_or_tenderness": [0.2, 0.8]}
+    assert [describe(n, v) for n, v in evidence.items()][:3] == tokens[:3]

@@ -3,6 +3,9 @@
 Evidence maps a node name to
 
 * a state name (hard evidence: ``"present"``),
+* a set of states, written ``"a,b"`` (the node is in one of these states) or ``"!a"`` / ``"!a,b"``
+  (in none of them): a fact that narrows a node without naming its state, such as a connective
+  tissue disease whose type is not given (``connective_tissue_disease="!none"``),
 * a likelihood vector, one non-negative number per state in the node's state order
   (soft evidence: ``[0.2, 0.8]``), or a mapping ``{state: likelihood}`` naming every state,
 * ``None``: the node is not observed (useful when evidence comes from a table with gaps).
@@ -63,9 +66,9 @@ class EncodedEvidence:
 
 
 def describe(node: str, value: EvidenceValue) -> str:
-    """``node=state`` for hard evidence, ``node~[...]`` for a likelihood."""
+    """``node=state`` for hard evidence (``node!=a,b`` for a set it is not in), ``node~[...]`` for a likelihood."""
     if isinstance(value, str):
-        return f"{node}={value}"
+        return f"{node}!={value[1:]}" if value.startswith("!") else f"{node}={value}"
     if isinstance(value, Mapping):
         return f"{node}~{{{', '.join(f'{k}: {float(v):g}' for k, v in value.items())}}}"
     return f"{node}~[{', '.join(f'{float(v):g}' for v in value)}]"  # type: ignore[union-attr]
@@ -87,9 +90,7 @@ def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.n
     """The likelihood vector over ``states`` that evidence ``value`` on ``node`` stands for (checked)."""
     if isinstance(value, str):
         vector = _one_hot(states).get(value)
-        if vector is None:
-            raise UnknownNameError(f"state of {node}", value, states)
-        return vector
+        return _state_set(node, states, value) if vector is None else vector
     if isinstance(value, Mapping):
         unknown = [s for s in value if s not in states]
         if unknown:
@@ -125,6 +126,24 @@ def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.n
                             f"times the largest cannot be computed with, got {shown(vector.tolist())}; "
                             "give 0 for a state that is ruled out")
     return scaled
+
+
+def _state_set(node: str, states: tuple[str, ...], value: str) -> np.ndarray:
+    """The likelihood of ``"a,b"`` (one of these states) or ``"!a,b"`` (none of them) on ``node``."""
+    negate = value.startswith("!")
+    names = [name.strip() for name in (value[1:] if negate else value).split(",")]
+    if not negate and len(names) == 1:
+        raise UnknownNameError(f"state of {node}", value, states)
+    for name in names:
+        if name not in states:
+            raise UnknownNameError(f"state of {node}", name, states)
+    vector = np.isin(np.array(states), names).astype(float)
+    if negate:
+        vector = 1.0 - vector
+    if not vector.any():
+        raise EvidenceError(f"evidence {describe(node, value)} rules out every state of {node} "
+                            f"({', '.join(states)}), so it is impossible")
+    return vector
 
 
 def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, population: bool = True) -> EncodedEvidence:
@@ -282,7 +301,8 @@ class EvidenceBatch:
 
 
 def parse_evidence(tokens: Sequence[str] | str) -> dict[str, EvidenceValue]:
-    """Parse ``node=state`` and ``node=0.2,0.8`` items (a list, or one string separated by spaces).
+    """Parse ``node=state``, ``node=a,b`` (one of these states), ``node!=a`` or ``node!=a,b`` (none of
+    them) and ``node=0.2,0.8`` (a likelihood per state) items (a list, or one string separated by spaces).
 
     Raises
     ------
@@ -295,11 +315,16 @@ def parse_evidence(tokens: Sequence[str] | str) -> dict[str, EvidenceValue]:
     for token in tokens:
         node, sep, value = token.partition("=")
         node, value = node.strip(), value.strip()
+        negate = node.endswith("!")
+        node = node[:-1].strip() if negate else node
         if not sep or not node or not value:
-            raise EvidenceError(f"evidence must be written node=state or node=0.2,0.8 (one number per state), got {token!r}")
+            raise EvidenceError("evidence must be written node=state, node=a,b (one of these states), node!=a "
+                                f"(not this state) or node=0.2,0.8 (one number per state), got {token!r}")
         if node in evidence:
             raise EvidenceError(f"{node} is given twice: {node}={evidence[node]} and {token}")
-        if value[0].isdigit() or value[0] == ".":
+        if negate:
+            evidence[node] = "!" + value
+        elif value[0].isdigit() or value[0] == ".":
             try:
                 evidence[node] = [float(v) for v in value.split(",")]
             except ValueError:

@@ -136,7 +136,7 @@ def variable_elimination(model, network: NoisyOrNetwork, evidence: EncodedEviden
         virtual = []
         for node, value in evidence.items:
             states = list(network.states(node))
-            if isinstance(value, str):
+            if isinstance(value, str) and value in states:
                 hard[node] = value
             else:
                 lik = _vector(network, evidence, node)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bayesnet.errors import BayesnetError, EvidenceError, UnknownNameError, shown
+from bayesnet.inference.evidence import describe
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import Model
@@ -212,7 +213,7 @@ def query_command(evidence: Mapping) -> str:
         if value is None:
             continue
         if isinstance(value, str):
-            words.append(f"{node}={value}")
+            words.append(describe(node, value))
         else:
             values = list(value.values()) if isinstance(value, Mapping) else list(value)
             words.append(f"{node}=" + ",".join(f"{float(v):g}" for v in values))
