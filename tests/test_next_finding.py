@@ -219,7 +219,12 @@ def test_some_cases_name_a_characteristic_finding():
 
 
 #: cases whose characteristic finding the current knowledge base does not rank in the top five
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    "extraskeletal_chondrosarcoma_rings_arcs": "the sarcoma is not among the top three to begin with (dermatomyositis "
+                                               "calcinosis, calcinosis universalis and renal osteodystrophy lead; see "
+                                               "the seed case's known miss in test_seed_cases.py), so the differential "
+                                               "is not open for it",
+}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_MISSES[c["case"]], strict=True))

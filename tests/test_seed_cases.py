@@ -22,6 +22,16 @@ KNOWN_MISSES = {
                                                "base rate is about 75 times the sarcoma's; rings and arcs (0.5 against "
                                                "the leak's 0.02) do not make up the difference. With "
                                                "connective_tissue_disease=none the sarcoma is first",
+    "parosteal_osteosarcoma_distal_femur": "myositis ossificans (0.57) leads parosteal osteosarcoma (0.10): the "
+                                           "tumour's base rate follows its published incidence (about 0.15 per "
+                                           "million a year), about 1/1,700 of myositis ossificans's; the central "
+                                           "density, the cortex and the cleft give it a likelihood ratio near "
+                                           "1,250, and the cleft also favours myositis ossificans. With malignant "
+                                           "osteoid on biopsy the tumour is first (0.63)",
+    "extraskeletal_osteosarcoma_calf": "myositis ossificans (0.24) leads extraskeletal osteosarcoma (0.14): the "
+                                       "tumour's base rate follows its published share (under 1% of soft-tissue "
+                                       "sarcomas), about 1/1,600 of myositis ossificans's. With malignant osteoid "
+                                       "on biopsy the tumour is first (0.59)",
 }
 
 
