@@ -129,6 +129,18 @@ def test_one_unknown_state_is_one_line_and_numbers_are_not_states(small_model):
         "row 2 (index 1), column trauma: unknown state 1; valid states: absent, present")
 
 
+@pytest.mark.parametrize("cell", ["!child", "child,adult"])
+def test_a_set_of_states_in_a_cohort_cell_is_named_as_such_without_a_misleading_suggestion(small_model, cell):
+    """A query takes a set of states; a cohort cell holds one state. '!child' must not be answered
+    with "did you mean 'child'?", which says the opposite."""
+    frame = pd.DataFrame({"age_band": ["adult", cell]})
+    with pytest.raises(CohortRowError) as caught:
+        small_model.posteriors_batch(frame)
+    message = str(caught.value)
+    assert f"row 2 (index 1), column age_band: '{cell}' is a set of states; a cohort cell holds one state" in message
+    assert "did you mean" not in message
+
+
 def test_impossible_evidence_names_the_row_and_the_evidence(impossible_model):
     frame = pd.DataFrame({"age_band": ["adult", "child", None],
                           "myositis_ossificans": ["present", "present", "present"],

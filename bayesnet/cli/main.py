@@ -1,8 +1,9 @@
 """The ``bayesnet`` command line.
 
 Evidence is written ``node=state`` (hard), ``node=a,b`` (one of these states), ``node!=a`` (not
-this state) or ``node=0.2,0.8`` (a likelihood per state, in the node's state order). Bad input ends with one message on standard error and exit status 2; Ctrl-C
-(SIGINT) and SIGTERM end with one line, exit status 130 or 143, and no half-written output file.
+this state) or ``node=0.2,0.8`` (a likelihood per state, in the node's state order). Bad input ends
+with one message on standard error and exit status 2; Ctrl-C (SIGINT) and SIGTERM end with one line,
+exit status 130 or 143, and no half-written output file.
 """
 from __future__ import annotations
 

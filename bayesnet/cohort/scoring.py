@@ -323,7 +323,11 @@ def _text(value: object) -> str:
 
 
 def _unknown_state(column: str, value: object, states: tuple[str, ...]) -> str:
-    close = suggest(_text(value), states)
+    text = _text(value)
+    if text.startswith("!") or "," in text:
+        return (f"{shown(value)} is a set of states; a cohort cell holds one state of {column} "
+                f"({', '.join(states)}) or is left empty (a set, a,b or !a, is taken by a query)")
+    close = suggest(text, states)
     message = f"unknown state {shown(value)}"
     if close:
         message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
