@@ -3,6 +3,7 @@ causes, base-rate priors, and the probability that no modelled condition explain
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesnet.inference.engine import ExactEngine
@@ -98,3 +99,32 @@ def test_the_differential_reports_no_modelled_condition_as_the_model_method_does
     frame = model.posteriors(evidence)
     assert frame.attrs["none"] == pytest.approx(model.none_probability(evidence), abs=1e-12)
     assert model.none_probability({**evidence, "fop": "present"}) == 0.0
+
+
+@pytest.mark.parametrize("evidence, implied", [
+    ({"mineral_soft_tissue": "absent"}, "mineral_lung=present"),
+    ({"mineral_lung": "absent", "soft_tissue_mass": "present"}, "mineral_soft_tissue=present"),
+    ({"mineral_soft_tissue": [1.0, 0.0]}, "mineral_lung=present"),
+    ({"mineral_soft_tissue": "absent", "mineral_lung": "present"}, None),
+    ({"mineral_soft_tissue": [1.0, 0.5]}, None),
+    ({"soft_tissue_mass": "present"}, None),
+])
+def test_a_presenting_finding_implied_by_the_others_absence_is_said(model, evidence, implied):
+    """mineral_soft_tissue=absent alone answers a lung case: the differential says so rather than
+    silently ranking the lung conditions, and the implied finding gives the same answer as entering it."""
+    frame = model.posteriors(evidence)
+    assert frame.attrs["implied"] == implied
+    if implied:
+        node, state = implied.split("=")
+        entered = model.posteriors({**evidence, node: state})
+        pd.testing.assert_series_equal(frame["posterior"], entered["posterior"], rtol=0, atol=1e-12)
+
+
+def test_the_command_line_says_which_presenting_finding_it_implied(capsys):
+    from bayesnet.cli.main import main
+
+    assert main(["query", "mineral_soft_tissue=absent", "soft_tissue_mass=present", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().splitlines()[-1].startswith("answered with mineral_lung=present implied")
+    assert main(["query", "mineral_soft_tissue=present", "--top", "2"]) == 0
+    assert "implied" not in capsys.readouterr().out

@@ -49,7 +49,8 @@ def post(client, path: str, body) -> tuple[int, dict]:
 
 
 # ---------------------------------------------------------------------------- answers equal the Model API
-@pytest.mark.parametrize("evidence", [seed_case(TUMORAL), SOFT_CASE, {}], ids=["seed case", "soft evidence", "no evidence"])
+@pytest.mark.parametrize("evidence", [seed_case(TUMORAL), SOFT_CASE, {}, {"mineral_soft_tissue": "absent"}],
+                         ids=["seed case", "soft evidence", "no evidence", "lung mineral implied"])
 def test_posteriors_are_the_models_differential_in_its_order(client, model, evidence):
     status, payload = post(client, "/api/posteriors", {"evidence": evidence})
     assert status == 200
@@ -59,6 +60,7 @@ def test_posteriors_are_the_models_differential_in_its_order(client, model, evid
     assert [r["prior"] for r in payload["differential"]] == pytest.approx(list(expected["prior"]), abs=1e-15)
     assert payload["top"] == expected.index[0]
     assert payload["none"] == pytest.approx(expected.attrs["none"], abs=1e-15)
+    assert payload["implied"] == expected.attrs["implied"]
     assert payload["none_prior"] == pytest.approx(expected.attrs["none_prior"], abs=1e-15)
     assert parse_evidence(payload["command"].split()[2:]) == evidence
 

@@ -263,3 +263,14 @@ def test_bad_evidence_in_the_address_shows_the_command_lines_message(page, serve
     assert page.locator("#error").inner_text().startswith(str(raised.value))
     assert shown_evidence(page) == {"trauma": "absent"}
     assert shown_top(page)[0] == model.posteriors({"trauma": "absent"}).index[0]
+
+
+def test_the_page_says_which_presenting_finding_the_evidence_implies(page, server, model):
+    page.goto(server + "/?mineral_soft_tissue=absent")
+    wait(page)
+    assert model.posteriors({"mineral_soft_tissue": "absent"}).attrs["implied"] == "mineral_lung=present"
+    assert "Answered with mineral_lung=present implied" in page.locator("#none-value").inner_text()
+    page.goto(server + "/?mineral_soft_tissue=present")
+    wait(page)
+    assert "implied" not in page.locator("#none-value").inner_text()
+    assert page.errors == []

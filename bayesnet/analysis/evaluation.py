@@ -30,7 +30,8 @@ class Evaluation:
 
     ``cases``: one row per case answered (rank of the reported condition, its rank by Bayes factor
     (``rank_equal_odds``: as if every condition had the same prior odds), its posterior, the top
-    condition and its posterior, the probability of no modelled condition). ``summary``: top-1,
+    condition and its posterior, the probability of no modelled condition, the presenting finding the
+    evidence implies, if any: see :meth:`~bayesnet.model.Model.posteriors`). ``summary``: top-1,
     top-3 and top-5 shares, mean posterior of the truth, Brier score, and top-k at equal prior odds.
     ``by_condition``: the same per reported condition. ``wrong_tops``: per condition, how often it is
     on top when the truth is another condition, as a count and a share of those cases.
@@ -83,11 +84,12 @@ def evaluate(model, cases: pd.DataFrame) -> Evaluation:
         rows.append({"case": record.case, "condition": record.condition, "rank": ranked.index(record.condition) + 1,
                      "rank_equal_odds": by_factor.index(record.condition) + 1,
                      "posterior": float(frame.loc[record.condition, "posterior"]), "top": ranked[0],
-                     "top_posterior": float(frame["posterior"].iloc[0]), "none": frame.attrs["none"]})
+                     "top_posterior": float(frame["posterior"].iloc[0]), "none": frame.attrs["none"],
+                     "implied": frame.attrs["implied"]})
         posteriors.append(frame["posterior"].reindex(model.conditions).to_numpy())
         truth.append(np.array(model.conditions) == record.condition)
     table = pd.DataFrame(rows, columns=["case", "condition", "rank", "rank_equal_odds", "posterior", "top",
-                                        "top_posterior", "none"])
+                                        "top_posterior", "none", "implied"])
     predicted = np.array(posteriors).reshape(-1, len(model.conditions))
     observed = np.array(truth, dtype=float).reshape(predicted.shape)
     return Evaluation(table, _summary(table, predicted, observed), _by_condition(table), _wrong_tops(table, model),

@@ -59,6 +59,8 @@ def _format_differential(frame: pd.DataFrame, top: int | None) -> str:
 # ---------------------------------------------------------------------------- commands
 NONE_LINE = ("no modelled condition: {:.4f} (the chance that the mineral has a cause outside the model; "
              "prior {:.4f})\n")
+IMPLIED_LINE = ("answered with {} implied: every query is about a patient with mineral somewhere, and the "
+                "evidence rules out the other places\n")
 
 
 def cmd_query(model: Model, args: argparse.Namespace) -> int:
@@ -69,13 +71,14 @@ def cmd_query(model: Model, args: argparse.Namespace) -> int:
             "log_evidence": frame.attrs["log_evidence"],
             "none": frame.attrs["none"],
             "none_prior": frame.attrs["none_prior"],
+            "implied": frame.attrs["implied"],
             "knowledge_base": frame.attrs["knowledge_base"],
             "differential": [{"condition": c, **{k: float(v) for k, v in row.items()}} for c, row in frame.iterrows()],
         }
         _write(json.dumps(payload, indent=2) + "\n", None)
     else:
-        _write(_format_differential(frame, args.top) + NONE_LINE.format(frame.attrs["none"], frame.attrs["none_prior"]),
-               None)
+        _write(_format_differential(frame, args.top) + NONE_LINE.format(frame.attrs["none"], frame.attrs["none_prior"])
+               + (IMPLIED_LINE.format(frame.attrs["implied"]) if frame.attrs["implied"] else ""), None)
     return 0
 
 
@@ -162,6 +165,11 @@ def cmd_evaluate(model: Model, args: argparse.Namespace) -> int:
                  result.wrong_tops.to_string(float_format="{:.1%}".format) if len(result.wrong_tops) else "  none", "",
                  "calibration (every case x condition pair):",
                  result.calibration.to_string(index=False, float_format="{:.3f}".format)]
+        implied = result.cases.dropna(subset=["implied"])
+        if len(implied):
+            lines += ["", f"{len(implied)} case(s) answered with a presenting finding implied by the others' absence "
+                      "(every query is about a patient with mineral somewhere):",
+                      *(f"  {r.case}: {r.implied}" for r in implied.itertuples())]
         if len(result.errors):
             lines += ["", f"{len(result.errors)} case(s) could not be answered:",
                       *(f"  {r.case}: {r.message}" for r in result.errors.itertuples())]

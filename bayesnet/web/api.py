@@ -221,7 +221,8 @@ def query_command(evidence: Mapping) -> str:
 
 
 def posteriors(model: Model, request: Any) -> dict:
-    """The differential: every condition's posterior with its referral prior, ranked, and P(no modelled condition)."""
+    """The differential: every condition's posterior with its referral prior, ranked, P(no modelled condition)
+    and the presenting finding the evidence implies (``None`` if none)."""
     request = _fields(request, {"evidence"})
     evidence = evidence_of(request)
     frame = model.posteriors(evidence)
@@ -233,7 +234,7 @@ def posteriors(model: Model, request: Any) -> dict:
             for c, row in zip(frame.index.tolist(), values)]
     return {"evidence": evidence, "differential": rows, "top": rows[0]["condition"], "none": _number(a["none"]),
             "none_prior": _number(a["none_prior"]), "log_evidence": _number(a["log_evidence"]),
-            "command": query_command(evidence)}
+            "implied": a["implied"], "command": query_command(evidence)}
 
 
 def explain(model: Model, request: Any) -> dict:

@@ -232,7 +232,9 @@ function drawDifferential(answer) {
   tick.style.left = `calc(${percent(answer.none_prior)}% - 1px)`;
   $("none-line").replaceChildren(
     el("span", {id: "none-value", text: `No modelled condition: ${fixed(answer.none)} (prior ${fixed(answer.none_prior)}): ` +
-      "the chance that the mineral has a cause outside the model."}),
+      "the chance that the mineral has a cause outside the model." +
+      (answer.implied ? ` Answered with ${answer.implied} implied: every query is about a patient with mineral ` +
+        "somewhere, and the evidence rules out the other places." : "")}),
     el("span", {class: "bar none", role: "presentation"}, fill, tick));
   return selected;
 }
