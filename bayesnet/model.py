@@ -185,8 +185,6 @@ class Model:
         observed absent: the population (mineral somewhere) then puts the mineral there."""
         observed = {node: likelihood(node, ("absent", "present"), value) for node, value in encoded.items
                     if node in self._presenting_names}
-        if not any(vector[1] == 0 for vector in observed.values()):
-            return None
         open_ = [n for n in self._presenting_order if n not in observed or observed[n][0] == observed[n][1]]
         absent = [n for n in self._presenting_order if n in observed and observed[n][1] == 0]
         if len(open_) == 1 and len(absent) == len(self._presenting_order) - 1:
