@@ -11,6 +11,10 @@ EXIT_USAGE = 2
 #: exit status after Ctrl-C (128 + SIGINT, as a shell reports it)
 EXIT_INTERRUPTED = 130
 
+#: the help of an evidence argument
+EVIDENCE_HELP = ("evidence: node=state, node=a,b (one of these states), node!=a (not this state) or "
+                 "node=0.2,0.8 (a likelihood per state), e.g. fluid_fluid_levels=present")
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on standard error and exit status 2."""

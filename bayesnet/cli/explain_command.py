@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bayesnet.cli.arguments import positive_int
+from bayesnet.cli.arguments import EVIDENCE_HELP, positive_int
 from bayesnet.inference.evidence import parse_evidence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +40,7 @@ def _finite(x: float) -> float | None:
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``bayesnet explain``."""
-    parser.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
+    parser.add_argument("evidence", nargs="*", metavar="node=state", help=EVIDENCE_HELP)
     parser.add_argument("--condition", metavar="C",
                         help="explain this condition item by item (default: compare the top conditions)")
     parser.add_argument("--top", type=positive_int, default=4, metavar="N",
@@ -52,7 +52,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_next_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``bayesnet next``."""
-    parser.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
+    parser.add_argument("evidence", nargs="*", metavar="node=state", help=EVIDENCE_HELP)
     parser.add_argument("--top", type=positive_int, default=10, metavar="N", help="show the first N findings (default 10)")
     parser.add_argument("--conditions", nargs="+", metavar="C",
                         help="count only these conditions' uncertainty (default: every condition)")

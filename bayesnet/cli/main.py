@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from bayesnet import __version__
-from bayesnet.cli.arguments import EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
+from bayesnet.cli.arguments import EVIDENCE_HELP, EXIT_INTERRUPTED, EXIT_USAGE, ArgumentParser
 from bayesnet.cli.explain_command import add_explain_arguments, add_next_arguments, cmd_explain, cmd_next
 from bayesnet.cli.output import OutputFile, Stopped, check_output_name, stop_on_signals
 from bayesnet.cli.learn_commands import (add_diff_arguments, add_fit_arguments, add_sample_arguments, cmd_diff, cmd_fit,
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="the ranked differential for some evidence",
                        description="Print P(condition present | evidence) for every condition, ranked.")
-    p.add_argument("evidence", nargs="*", metavar="node=state", help="evidence, e.g. fluid_fluid_levels=present")
+    p.add_argument("evidence", nargs="*", metavar="node=state", help=EVIDENCE_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--top", type=int, metavar="N", help="show only the first N conditions")
     p.set_defaults(run=cmd_query)
