@@ -87,22 +87,24 @@ def test_engine_agrees_with_pgmpy_on_the_small_model(small_model):
     np.testing.assert_allclose(ours[theirs.index], theirs, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("node, value, vector", [
-    ("connective_tissue_disease", "!none", [0.0, 1.0, 1.0, 1.0]),
-    ("connective_tissue_disease", "systemic_sclerosis,lupus", [0.0, 1.0, 0.0, 1.0]),
-    ("connective_tissue_disease", "!dermatomyositis, lupus", [1.0, 1.0, 0.0, 0.0]),
-    ("extent", "single_site,multifocal", [1.0, 1.0, 0.0]),
-    ("duration", "!under_3_months", [0.0, 1.0, 1.0]),
+@pytest.mark.parametrize("node, value, vector, with_pgmpy", [
+    ("connective_tissue_disease", "!none", [0.0, 1.0, 1.0, 1.0], True),
+    ("connective_tissue_disease", "systemic_sclerosis,lupus", [0.0, 1.0, 0.0, 1.0], False),
+    ("connective_tissue_disease", "!dermatomyositis, lupus", [1.0, 1.0, 0.0, 0.0], False),
+    ("extent", "single_site,multifocal", [1.0, 1.0, 0.0], True),
+    ("duration", "!under_3_months", [0.0, 1.0, 1.0], False),
 ])
-def test_a_set_of_states_is_the_likelihood_that_is_one_on_the_set(model, node, value, vector):
+def test_a_set_of_states_is_the_likelihood_that_is_one_on_the_set(model, node, value, vector, with_pgmpy):
     """``a,b`` (one of these states) and ``!a`` (not this state) narrow a node without naming its
-    state: the same answer as the 0/1 likelihood, and the same as pgmpy's."""
+    state: the same answer as the 0/1 likelihood, and (on a context node and an ordered finding,
+    about 6 s each) the same as pgmpy's."""
     base = {"mineral_soft_tissue": "present", "soft_tissue_mass": "present", "site_periarticular_large_joint": "present"}
     as_set = model.posteriors({**base, node: value})["posterior"]
     as_vector = model.posteriors({**base, node: vector})["posterior"]
     pd.testing.assert_series_equal(as_set, as_vector, rtol=0, atol=1e-15)
-    reference = model.reference_posteriors({**base, node: value})
-    np.testing.assert_allclose(as_set[reference.index], reference, rtol=0, atol=1e-9)
+    if with_pgmpy:
+        reference = model.reference_posteriors({**base, node: value})
+        np.testing.assert_allclose(as_set[reference.index], reference, rtol=0, atol=1e-9)
     unobserved = model.posteriors(base)["posterior"]
     assert not np.allclose(as_set[unobserved.index], unobserved)
 
