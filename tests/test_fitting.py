@@ -328,13 +328,14 @@ def brute_information(model, units, values, free, batch, population: bool) -> np
     return out
 
 
-def information_of(model, frame, subset=None):
-    """(the fitting code's information, the brute-force one, the prior's curvature) at the fitted numbers."""
+def information_of(model, frame, subset=None, iterations=30):
+    """(the fitting code's information, the brute-force one, the prior's curvature) at the numbers
+    fitted in ``iterations`` EM iterations."""
     from bayesnet.learning.cohort_fit import encode_cohort
     from bayesnet.learning.fitting import EStep, _prior_curvature, score_function
     from bayesnet.learning.information import observed_information
 
-    result = model.fit(frame, max_iterations=30, intervals="complete")
+    result = model.fit(frame, max_iterations=iterations, intervals="complete")
     units = units_of(model.knowledge, model.locations, model.network)
     values = result.values
     batches, labels = encode_cohort(model, frame)
@@ -378,9 +379,11 @@ def test_the_observed_information_with_the_truncation_is_the_log_posteriors_curv
     context priors interact across tables; the fitting code's information still equals the
     engine's second differences."""
     frame = model.sample(200, seed=12)
+    # 8 EM iterations: the identity holds at any numbers, not only at the optimum (at 30 it agrees as
+    # well and takes 47 s instead of 20 s)
     fast, brute, complete = information_of(model, frame, PRESENTING + [
         "leak:myositis_ossificans_traumatic", "prior:trauma=present", "risk:myositis_ossificans_traumatic<-trauma=present",
-        "link:soft_tissue_mass<-myositis_ossificans_traumatic", "leak:soft_tissue_mass"])
+        "link:soft_tissue_mass<-myositis_ossificans_traumatic", "leak:soft_tissue_mass"], iterations=8)
     assert complete and fast.shape[0] >= 7
     scale = np.sqrt(np.outer(np.diag(brute), np.diag(brute)))
     assert np.max(np.abs(fast - brute) / scale) < 1e-3
