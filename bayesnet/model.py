@@ -11,7 +11,7 @@ import pandas as pd
 
 from bayesnet.errors import BayesnetError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference.engine import Answer, ExactEngine
-from bayesnet.inference.evidence import EncodedEvidence, Evidence, describe, encode_evidence, likelihood
+from bayesnet.inference.evidence import EncodedEvidence, Evidence, describe, encode_evidence
 from bayesnet.knowledge.base import KnowledgeBase, NodeSpec, load_knowledge
 from bayesnet.knowledge.identity import KnowledgeBaseId, identify, read_identified
 from bayesnet.knowledge.network import NoisyOrNetwork, ParameterLocation, compile_knowledge
@@ -176,20 +176,9 @@ class Model:
         frame.attrs["log_evidence"] = answer.log_evidence
         frame.attrs["none"] = answer.none
         frame.attrs["none_prior"] = none_prior
-        frame.attrs["implied"] = self._implied_presenting(encoded)
+        frame.attrs["implied"] = encoded.implied
         frame.attrs["knowledge_base"] = self.knowledge_base.as_dict()
         return frame
-
-    def _implied_presenting(self, encoded: EncodedEvidence) -> str | None:
-        """``"node=present"`` for the one presenting finding left unobserved when every other is
-        observed absent: the population (mineral somewhere) then puts the mineral there."""
-        observed = {node: likelihood(node, ("absent", "present"), value) for node, value in encoded.items
-                    if node in self._presenting_names}
-        open_ = [n for n in self._presenting_order if n not in observed or observed[n][0] == observed[n][1]]
-        absent = [n for n in self._presenting_order if n in observed and observed[n][1] == 0]
-        if len(open_) == 1 and len(absent) == len(self._presenting_order) - 1:
-            return f"{open_[0]}=present"
-        return None
 
     def referral_priors(self, presenting: Evidence | None = None) -> pd.DataFrame:
         """The referral table: P(condition | the presenting findings only), ranked, with the base rate
@@ -226,11 +215,7 @@ class Model:
 
     @cached_property
     def _presenting_names(self) -> frozenset[str]:
-        return frozenset(self._presenting_order)
-
-    @cached_property
-    def _presenting_order(self) -> tuple[str, ...]:
-        return tuple(n.name for n in self.knowledge.nodes if n.presenting)
+        return frozenset(n.name for n in self.knowledge.nodes if n.presenting)
 
     @cached_property
     def _condition_index(self) -> pd.Index:

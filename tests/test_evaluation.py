@@ -1,6 +1,8 @@
 """bayesnet evaluate: top-k, the truth's posterior, Brier score and calibration against direct queries."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,12 +105,12 @@ def test_the_case_sets_are_valid_for_the_shipped_model(model, name, least, uncov
     """Every case of the development and the held-out set parses, names a condition of the model and
     is possible; the development set covers every condition, the held-out set all but burns HO (its
     one report described two patients together and was left out); the two sets share no source."""
-    folder = __import__("pathlib").Path(__file__).parent / "data"
+    folder = Path(__file__).parent / "data"
     cases = read_cases(folder / name)
     assert len(cases) >= least and cases["case"].is_unique
     assert cases["source"].str.contains(r"10\.\d{4,9}/|https?://").all()
     result = evaluate(model, cases)
     assert result.errors.empty, result.errors.to_string()
     assert cases["condition"].nunique() == len(model.conditions) - uncovered
-    other = read_cases(folder / ({"development_cases.csv": "held_out_cases.csv"}.get(name, "development_cases.csv")))
+    other = read_cases(folder / ("held_out_cases.csv" if name == "development_cases.csv" else "development_cases.csv"))
     assert not set(cases["source"]) & set(other["source"])

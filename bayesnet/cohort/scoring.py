@@ -42,7 +42,7 @@ from bayesnet.cohort.csvguard import GuardedCSV
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError, shown, suggest
 from bayesnet.inference.engine import ExactEngine
 from bayesnet.inference.coded import BLANK, CodeTable, code_table, fill_rows
-from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch
+from bayesnet.inference.evidence import EncodedEvidence, Evidence, EvidenceBatch, is_state_set
 from bayesnet.knowledge.network import NoisyOrNetwork
 
 
@@ -324,7 +324,7 @@ def _text(value: object) -> str:
 
 def _unknown_state(column: str, value: object, states: tuple[str, ...]) -> str:
     text = _text(value)
-    if text.startswith("!") or "," in text:
+    if is_state_set(text):
         return (f"{shown(value)} is a set of states; a cohort cell holds one state of {column} "
                 f"({', '.join(states)}) or is left empty (a set, a,b or !a, is taken by a query)")
     close = suggest(text, states)

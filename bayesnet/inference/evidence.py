@@ -25,7 +25,7 @@ from bayesnet.errors import EvidenceError, UnknownNameError, shown
 from bayesnet.knowledge.network import NoisyOrNetwork
 
 __all__ = ["EvidenceValue", "Evidence", "EncodedEvidence", "EvidenceBatch", "encode_evidence", "describe", "parse_evidence",
-           "likelihood", "apply_population"]
+           "likelihood", "apply_population", "is_state_set"]
 
 EvidenceValue = Union[str, Sequence[float], Mapping[str, float], None]
 Evidence = Mapping[str, EvidenceValue]
@@ -44,6 +44,8 @@ class EncodedEvidence:
     evidence on an ordered or a presenting finding is not a product over engine rows; it is a
     weighted sum of hard alternatives: ``alternatives`` then lists ``(weight, findings)`` pairs, and
     P(evidence) is the weighted sum of their probabilities (``findings`` is the first of them).
+    ``implied`` names the presenting finding the population put the mineral in because the evidence
+    observed every other one absent (``"mineral_lung=present"``), else ``None``.
     """
 
     context: tuple[np.ndarray, ...]
@@ -51,6 +53,7 @@ class EncodedEvidence:
     findings: np.ndarray
     items: tuple[tuple[str, EvidenceValue], ...]
     alternatives: tuple[tuple[float, np.ndarray], ...] = ()
+    implied: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -128,12 +131,17 @@ def likelihood(node: str, states: tuple[str, ...], value: EvidenceValue) -> np.n
     return scaled
 
 
+def is_state_set(value: str) -> bool:
+    """Whether ``value`` is written as a set of states (``"a,b"`` or ``"!a"``) rather than one state."""
+    return value.startswith("!") or "," in value
+
+
 def _state_set(node: str, states: tuple[str, ...], value: str) -> np.ndarray:
     """The likelihood of ``"a,b"`` (one of these states) or ``"!a,b"`` (none of them) on ``node``."""
+    if not is_state_set(value):
+        raise UnknownNameError(f"state of {node}", value, states)
     negate = value.startswith("!")
     names = [name.strip() for name in (value[1:] if negate else value).split(",")]
-    if not negate and len(names) == 1:
-        raise UnknownNameError(f"state of {node}", value, states)
     for name in names:
         if name not in states:
             raise UnknownNameError(f"state of {node}", name, states)
@@ -198,42 +206,51 @@ def encode_evidence(network: NoisyOrNetwork, evidence: Evidence | None, *, popul
             else:
                 findings[i] = vector
         items.append((node, value))
+    population = population and bool(network.presenting)
     if not choices:
-        if population:
-            apply_population(network, findings[None])
-        return EncodedEvidence(tuple(context), conditions, findings, tuple(items))
+        implied = _apply_population_one(network, findings) if population else None
+        return EncodedEvidence(tuple(context), conditions, findings, tuple(items), implied=_implied_name(network, {implied}))
     count = math.prod(len(c) for c in choices)
     if count > MAX_ALTERNATIVES:
         raise EvidenceError(f"soft evidence on ordered or presenting findings expands into {count} alternatives; "
                             f"at most {MAX_ALTERNATIVES} are answered (give hard states for some of them)")
-    alternatives = []
+    alternatives, implied = [], set()
     for combination in itertools.product(*choices):
         rows = findings.copy()
         weight = 1.0
         for w, hard in combination:
             weight *= w
             _set_rows(rows, hard)
-        if population:
-            apply_population(network, rows[None])
+        implied.add(_apply_population_one(network, rows) if population else None)
         alternatives.append((weight, rows))
-    return EncodedEvidence(tuple(context), conditions, alternatives[0][1], tuple(items), tuple(alternatives))
+    return EncodedEvidence(tuple(context), conditions, alternatives[0][1], tuple(items), tuple(alternatives),
+                           implied=_implied_name(network, implied))
 
 
-def _apply_population_one(network: NoisyOrNetwork, findings: np.ndarray) -> None:
-    """:func:`apply_population` for one case ``(m, 2)``."""
+def _implied_name(network: NoisyOrNetwork, rows: set[int | None]) -> str | None:
+    """``"finding=present"`` when every alternative implied the same presenting row, else ``None``."""
+    row = next(iter(rows)) if len(rows) == 1 else None
+    return None if row is None else f"{network.findings[row]}=present"
+
+
+def _apply_population_one(network: NoisyOrNetwork, findings: np.ndarray) -> int | None:
+    """:func:`apply_population` for one case ``(m, 2)``. Returns the presenting row it set present
+    because the evidence observed every other presenting finding absent, else ``None``."""
     open_ = []
     for i in network.presenting:
         lam0, lam1 = findings[i]
         if lam0 == 0 and lam1 > 0:
-            return
+            return None
         if lam0 == lam1:
             open_.append(i)
     if not open_:
         findings[network.presenting[0]] = 0.0
     elif len(open_) == 1:
         findings[open_[0], 0] = 0.0
+        return open_[0] if len(network.presenting) > 1 else None
     else:
         findings[network.population_rows[tuple(open_)]] = (0.0, 1.0)
+    return None
 
 
 def _set_rows(findings: np.ndarray, rows: tuple[tuple[int, int], ...]) -> None:
